@@ -1,0 +1,13 @@
+"""Exceptions that the CLI turns into one clear line instead of a traceback."""
+
+
+class DataError(ValueError):
+    """Input data is malformed: bad shape, NaN, non-numeric cell, corrupt file."""
+
+
+class ChecksumError(DataError):
+    """A downloaded or cached file does not match its published checksum."""
+
+
+class DownloadError(OSError):
+    """A file could not be fetched (usually: this machine is offline)."""

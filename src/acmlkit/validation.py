@@ -1,0 +1,78 @@
+"""Input checks shared by every estimator: each names the parameter and what was wrong."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+
+from acmlkit.errors import DataError
+
+
+def check_array(
+    X,
+    name: str = "X",
+    *,
+    ndim: int | None = 2,
+    dtype=(np.float64, np.float32),
+    allow_nan: bool = False,
+    min_rows: int = 1,
+) -> np.ndarray:
+    """Return ``X`` as a contiguous floating array, or raise a clear :class:`DataError`.
+
+    ``dtype`` is the accepted float type(s); other inputs are converted to the first.
+    """
+    accepted = dtype if isinstance(dtype, tuple) else (dtype,)
+    try:
+        arr = np.asarray(X)
+    except (TypeError, ValueError) as exc:  # ragged nested lists
+        raise DataError(f"{name} could not be read as an array: {exc}") from None
+    if arr.dtype.kind not in "biuf":
+        raise DataError(f"{name} must be numeric, got dtype {arr.dtype}")
+    if arr.dtype not in accepted:
+        arr = arr.astype(accepted[0])
+    arr = np.ascontiguousarray(arr)
+    if ndim is not None and arr.ndim != ndim:
+        raise DataError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
+    if arr.shape[0] < min_rows:
+        raise DataError(f"{name} needs at least {min_rows} rows, got {arr.shape[0]}")
+    if not allow_nan and not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise DataError(f"{name} contains NaN or infinity (first at index {tuple(bad.tolist())})")
+    return arr
+
+
+def check_int(value, name: str, *, low: int | None = None, high: int | None = None) -> int:
+    """An integer in ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
+    return int(value)
+
+
+def check_real(
+    value,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """A finite real in the interval given; open ends exclude the bound."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high:
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        raise ValueError(f"{name} must be in {left}{low}, {high}{right}, got {value}")
+    return float(value)
+
+
+def check_choice(value, name: str, choices) -> str:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
+    return value
