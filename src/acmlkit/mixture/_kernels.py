@@ -8,9 +8,10 @@ responsibilities with one more.
 Arrays per chunk are transposed: features are (width, n) and log densities and
 responsibilities (K, n).  Reductions over components then run along long
 contiguous rows instead of across K-element rows, and OpenBLAS multiplies these
-short-and-wide operands about 1.5x faster than the tall-and-skinny ones.  Parameters live in coordinates centred on the
-data mean, which keeps the raw-moment covariance formula E[xx^T] - mu mu^T free
-of cancellation.
+short-and-wide operands about 1.5x faster than the tall-and-skinny ones.
+
+Parameters live in coordinates centred on the data mean, which keeps the
+raw-moment covariance formula E[xx^T] - mu mu^T free of cancellation.
 """
 
 from __future__ import annotations
