@@ -11,6 +11,7 @@ from typer.core import TyperGroup
 
 from acmlkit import __version__
 from acmlkit.mixture.cli import app as mixture_app
+from acmlkit.sweeps.cli import results, sweep
 
 # Errors a user can cause: bad values, bad files, no network. Anything else is a
 # bug and keeps its traceback.
@@ -35,6 +36,8 @@ app = typer.Typer(
     help="acmlkit: mixture models, matrix completion and CNN-vs-MLP experiments.",
 )
 app.add_typer(mixture_app, name="mixture")
+app.command("sweep")(sweep)
+app.command("results")(results)
 
 
 @app.command()
