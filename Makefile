@@ -19,7 +19,7 @@ $(VENV)/.bench: $(VENV)/.dev
 	touch $@
 
 demo: $(VENV)/.dev
-	$(BIN)/acml mixture demo --out $(OUT)/mixture
+	$(BIN)/acml report --out $(OUT)
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check src tests benchmarks

@@ -11,6 +11,7 @@ from typer.core import TyperGroup
 
 from acmlkit import __version__
 from acmlkit.mixture.cli import app as mixture_app
+from acmlkit.report.cli import report
 from acmlkit.sweeps.cli import results, sweep
 
 # Errors a user can cause: bad values, bad files, no network. Anything else is a
@@ -38,6 +39,7 @@ app = typer.Typer(
 app.add_typer(mixture_app, name="mixture")
 app.command("sweep")(sweep)
 app.command("results")(results)
+app.command("report")(report)
 
 
 @app.command()

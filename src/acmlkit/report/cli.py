@@ -1,0 +1,24 @@
+"""``acml report``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from acmlkit.report.build import ReportConfig, build_page, run_report
+
+
+def report(
+    out: Path = typer.Option(Path("out/report"), help="Folder for the page and all results."),
+    from_dir: Path | None = typer.Option(
+        None, "--from", help="Rebuild the page from results saved here, without re-running."
+    ),
+    seed: int = typer.Option(0, help="Seed of the run."),
+) -> None:
+    """Run the whole exercise session on built-in data and write one HTML page."""
+    if from_dir is not None:
+        path = build_page(from_dir)
+    else:
+        path = run_report(out, ReportConfig(seed=seed), echo=lambda m: typer.echo(m, err=True))
+    typer.echo(f"wrote {path}")
