@@ -1,5 +1,8 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from scipy import special, stats
 
 from acmlkit.mixture import naive_responsibilities, responsibilities, univariate_responsibilities
@@ -71,3 +74,20 @@ def test_shape_and_nan_errors():
         responsibilities(np.array([[np.nan, 0.0]]), np.zeros(2))
     with pytest.raises(ValueError, match="NaN or infinity"):
         univariate_responsibilities([np.nan], [0.0], [1.0], [1.0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    arrays(
+        np.float64, st.tuples(st.integers(1, 6), st.integers(1, 5)), elements=st.floats(-1e4, 50)
+    ),
+    st.floats(-1e3, 1e3),
+)
+def test_rows_sum_to_one_and_shifts_cancel(log_density, shift):
+    log_weights = np.full(log_density.shape[1], -np.log(log_density.shape[1]))
+    resp, log_lik = responsibilities(log_density, log_weights)
+    assert np.all(np.isfinite(resp)) and np.all(resp >= 0)
+    np.testing.assert_allclose(resp.sum(axis=1), 1.0, rtol=1e-12)
+    shifted, shifted_ll = responsibilities(log_density + shift, log_weights)
+    np.testing.assert_allclose(shifted, resp, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(shifted_ll, log_lik + shift, rtol=1e-12, atol=1e-9)
