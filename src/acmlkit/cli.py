@@ -11,6 +11,7 @@ from typer.core import TyperGroup
 
 from acmlkit import __version__
 from acmlkit.mixture.cli import app as mixture_app
+from acmlkit.nets.cli import app as nn_app
 from acmlkit.report.cli import report
 from acmlkit.sweeps.cli import results, sweep
 
@@ -37,6 +38,7 @@ app = typer.Typer(
     help="acmlkit: mixture models, matrix completion and CNN-vs-MLP experiments.",
 )
 app.add_typer(mixture_app, name="mixture")
+app.add_typer(nn_app, name="nn")
 app.command("sweep")(sweep)
 app.command("results")(results)
 app.command("report")(report)
