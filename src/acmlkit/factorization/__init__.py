@@ -1,0 +1,1 @@
+"""Matrix completion by alternating least squares (the exercise's part 2)."""
