@@ -10,6 +10,7 @@ import typer
 from typer.core import TyperGroup
 
 from acmlkit import __version__
+from acmlkit.factorization.cli import app as mf_app
 from acmlkit.mixture.cli import app as mixture_app
 from acmlkit.nets.cli import app as nn_app
 from acmlkit.report.cli import report
@@ -38,6 +39,7 @@ app = typer.Typer(
     help="acmlkit: mixture models, matrix completion and CNN-vs-MLP experiments.",
 )
 app.add_typer(mixture_app, name="mixture")
+app.add_typer(mf_app, name="mf")
 app.add_typer(nn_app, name="nn")
 app.command("sweep")(sweep)
 app.command("results")(results)

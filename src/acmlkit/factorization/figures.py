@@ -1,0 +1,161 @@
+"""Figures drawn only from saved results (:mod:`acmlkit.factorization.experiments`)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from acmlkit.factorization.experiments import FitResult, GridResult, StudyResult
+from acmlkit.plotting import new_figure, save_figure
+
+_LABELS = {"p": "p (share of observed entries used for training)", "k": "K (rank)",
+           "lambda": "λ (u_lambda = v_lambda)"}
+_SYMBOLS = {"p": "p", "k": "K", "lambda": "λ"}
+_METHOD_NAMES = {"masked": "masked ALS (acmlkit)", "notebook": "notebook ALS (zeros as data)"}
+
+
+def _fixed_settings(result: StudyResult) -> str:
+    c = result.config
+    fixed = {"p": f"p = {c.p}", "k": f"K = {c.n_factors}", "lambda": f"λ = {c.reg}"}
+    fixed.pop(c.parameter)
+    return ", ".join(fixed.values())
+
+
+def plot_study_curves(result: StudyResult, path: str | Path, *, method: str = "masked") -> Path:
+    """Train and test MSE per sweep, one panel per studied value (first seed)."""
+    curves = [c for c in result.curves if c["method"] == method]
+    if not curves:
+        raise ValueError(f"method must be one of {sorted({c['method'] for c in result.curves})}, "
+                         f"got {method!r}")
+    cols = min(len(curves), 3)
+    rows = math.ceil(len(curves) / cols)
+    fig, axes = new_figure(4.0 * cols, 3.0 * rows)
+    fig.clear()
+    axes = fig.subplots(rows, cols, squeeze=False)
+    symbol = _SYMBOLS[result.config.parameter]
+    for ax, curve in zip(axes.flat, curves):
+        its = np.arange(1, len(curve["train_mse"]) + 1)
+        ax.plot(its, curve["train_mse"], color="tab:purple", label="train MSE")
+        ax.plot(its, curve["test_mse"], color="tab:green", label="test MSE")
+        ax.set_yscale("log")
+        ax.set_title(f"{symbol} = {curve['value']}")
+        ax.set_xlabel("sweep")
+        ax.set_ylabel("mean squared error")
+    for ax in list(axes.flat)[len(curves):]:
+        ax.set_visible(False)
+    axes.flat[0].legend()
+    fig.suptitle(f"{_METHOD_NAMES[method]}: error per sweep ({_fixed_settings(result)}, "
+                 f"seed {result.config.seeds[0]})")
+    return save_figure(fig, path)
+
+
+def plot_study(result: StudyResult, path: str | Path) -> Path:
+    """Final train and test MSE against the studied value, mean ± std over seeds."""
+    parameter = result.config.parameter
+    fig, ax = new_figure(6.4, 4.2)
+    colours = {"masked": "tab:blue", "notebook": "tab:red"}
+    for method in result.config.methods:
+        rows = [r for r in result.summary if r["method"] == method]
+        x = [r["value"] for r in rows]
+        for metric, style in (("test", "-o"), ("train", "--s")):
+            ax.errorbar(x, [r[f"mean_{metric}_mse"] for r in rows],
+                        yerr=[r[f"std_{metric}_mse"] for r in rows], fmt=style, capsize=3,
+                        color=colours.get(method), label=f"{_METHOD_NAMES[method]}, {metric}")
+    if parameter in ("lambda", "k"):
+        ax.set_xscale("log", base=10 if parameter == "lambda" else 2)
+    ax.set_yscale("log")
+    ax.set_xlabel(_LABELS[parameter])
+    ax.set_ylabel("mean squared error")
+    ax.set_title(f"MSE against {_SYMBOLS[parameter]} ({_fixed_settings(result)}; "
+                 f"mean ± std over {len(result.config.seeds)} seeds)")
+    ax.legend(fontsize="small")
+    return save_figure(fig, path)
+
+
+def _log_edges(values: np.ndarray) -> np.ndarray:
+    """Cell edges halfway (in log space) between sorted positive values."""
+    logs = np.log10(values)
+    mids = (logs[1:] + logs[:-1]) / 2
+    first = logs[0] - (mids[0] - logs[0]) if len(logs) > 1 else logs[0] - 0.5
+    last = logs[-1] + (logs[-1] - mids[-1]) if len(logs) > 1 else logs[0] + 0.5
+    return 10 ** np.concatenate([[first], mids, [last]])
+
+
+def plot_grid_heatmap(result: GridResult, path: str | Path) -> Path:
+    """Annotated heatmap of mean test RMSE over K x λ, λ on a log axis.
+
+    The cell chosen by validation error is outlined.
+    """
+    lambdas = np.array(result.lambdas, dtype=float)
+    k_values = np.array(result.k_values, dtype=float)
+    if (lambdas <= 0).any():
+        raise ValueError("a log-scaled λ axis needs positive lambdas, got "
+                         f"{lambdas.tolist()}")
+    test = np.array(result.test_rmse)
+    order = np.argsort(lambdas)
+    lambdas, test = lambdas[order], test[:, order]
+    fig, ax = new_figure(7.0, 4.8)
+    k_edges = np.concatenate([[k_values[0] - 1], (k_values[1:] + k_values[:-1]) / 2,
+                              [k_values[-1] + 1]]) if len(k_values) > 1 else \
+        np.array([k_values[0] - 1, k_values[0] + 1])
+    mesh = ax.pcolormesh(_log_edges(lambdas), k_edges, test, cmap="viridis_r", shading="flat")
+    fig.colorbar(mesh, ax=ax, label="test RMSE (mean over seeds)")
+    middle = (np.nanmin(test) + np.nanmax(test)) / 2
+    for i, K in enumerate(k_values):
+        for j, lam in enumerate(lambdas):
+            ax.text(lam, K, f"{test[i, j]:.3f}", ha="center", va="center", fontsize=8,
+                    color="white" if test[i, j] > middle else "black")
+    ax.set_xscale("log")
+    ax.set_xticks(lambdas, [f"{v:g}" for v in lambdas])
+    ax.set_yticks(k_values, [f"{int(v)}" for v in k_values])
+    ax.set_xlabel("λ (u_lambda = v_lambda), log scale")
+    ax.set_ylabel("K (rank)")
+    i = list(result.k_values).index(result.best_k)
+    j = int(np.flatnonzero(lambdas == result.best_lambda)[0])
+    edges_l = _log_edges(lambdas)
+    ax.add_patch(_outline(edges_l[j], k_edges[i], edges_l[j + 1] - edges_l[j],
+                          k_edges[i + 1] - k_edges[i]))
+    ax.set_title(f"Test RMSE over K x λ (p = {result.config.p}, mean over "
+                 f"{len(result.config.seeds)} seeds)\noutlined: chosen by validation error, "
+                 f"K = {result.best_k}, λ = {result.best_lambda:g}")
+    return save_figure(fig, path)
+
+
+def _outline(x, y, w, h):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((x, y), w, h, fill=False, edgecolor="red", linewidth=2)
+
+
+def plot_fit_history(result: FitResult, path: str | Path) -> Path:
+    """Train and test RMSE per sweep of the first fold."""
+    history = result.history
+    fig, ax = new_figure(6.4, 4.0)
+    its = [h["iteration"] for h in history]
+    ax.plot(its, [h["train_rmse"] for h in history], color="tab:purple", label="train RMSE")
+    if history and "test_rmse" in history[0]:
+        ax.plot(its, [h["test_rmse"] for h in history], color="tab:green", label="test RMSE")
+    if history and "val_rmse" in history[0]:
+        ax.plot(its, [h["val_rmse"] for h in history], color="tab:orange",
+                label="validation RMSE")
+    ax.set_xlabel("sweep")
+    ax.set_ylabel("root mean squared error (unclipped)")
+    c = result.config
+    ax.set_title(f"{c.method} ALS, K = {c.n_factors}, λ_u = {c.u_lambda}, λ_v = {c.v_lambda}")
+    ax.legend()
+    return save_figure(fig, path)
+
+
+def plot_result(result, folder: str | Path) -> list[Path]:
+    """Every figure that applies to a saved result, into ``folder``."""
+    folder = Path(folder)
+    if isinstance(result, GridResult):
+        return [plot_grid_heatmap(result, folder / "heatmap.png")]
+    if isinstance(result, FitResult):
+        return [plot_fit_history(result, folder / "history.png")]
+    paths = [plot_study(result, folder / f"error_vs_{result.config.parameter}.png")]
+    for method in result.config.methods:
+        paths.append(plot_study_curves(result, folder / f"curves_{method}.png", method=method))
+    return paths
