@@ -107,37 +107,16 @@ def evaluate(
     permutation: str = typer.Option("none", help=PERMUTATION_HELP),
     seed: int = typer.Option(0, help="the training run's seed, so 'fixed' draws its permutation"),
     n_test: int = typer.Option(None, help="random subset of the test images"),
-    out: Path = typer.Option(None, help="folder for evaluation.json and the confusion matrix"),
+    out: Path = typer.Option(None, help="folder for evaluation.json (scores and confusion matrix)"),
     threads: int = typer.Option(None, help="torch CPU threads"),
 ) -> None:
     """Score a saved model on a test set: accuracy, per class, confusion, parameter counts."""
-    from acmlkit.nets.data import load_dataset
-    from acmlkit.nets.evaluation import evaluate as score
-    from acmlkit.nets.permutations import apply_condition
-    from acmlkit.nets.training import load_model
-    from acmlkit.rng import spawn_generators
+    from acmlkit.nets.experiments import evaluate_saved_model
 
     _threads(threads)
-    trained = load_model(model)
-    dataset = load_dataset(data).subsample(None, n_test)
-    c, h, w = dataset.image_shape
-    cfg = trained.config
-    if (cfg.in_channels, cfg.height, cfg.width) != (c, h, w) or cfg.n_classes != len(
-        dataset.classes
-    ):
-        raise ValueError(
-            f"{model} holds a {cfg.describe()}, but --data {data} has {c}x{h}x{w} images in "
-            f"{len(dataset.classes)} classes"
-        )
-    if trained.classes is not None and tuple(trained.classes) != tuple(dataset.classes):
-        raise ValueError(
-            f"{model} was trained on classes {', '.join(trained.classes)}, but --data {data} "
-            f"has {', '.join(dataset.classes)}"
-        )
-    # Same stream as training, so 'fixed' re-draws the permutation the model was trained on.
-    rng = spawn_generators(seed, ["permutation", "training"])["permutation"]
-    prepared = apply_condition(dataset.x_train[:1], dataset.x_test, permutation, rng)
-    evaluation, _ = score(trained, prepared.x_test, dataset.y_test, dataset.classes)
+    evaluation = evaluate_saved_model(
+        model, data=data, permutation=permutation, seed=seed, n_test=n_test
+    )
     _print_evaluation(evaluation)
     if out is not None:
         save_json(evaluation, out / "evaluation.json")

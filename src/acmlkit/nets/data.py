@@ -122,6 +122,8 @@ class _ArrayUnpickler(pickle.Unpickler):
         ("numpy", "dtype"),
         ("numpy.core.multiarray", "scalar"),
         ("numpy._core.multiarray", "scalar"),
+        # Python 3 writes bytes in protocol-2 pickles as _codecs.encode(str, "latin1").
+        ("_codecs", "encode"),
     }
 
     def find_class(self, module, name):
@@ -357,13 +359,14 @@ def _archive_kind(path: Path) -> str:
     raise DataError(f"{path}: not an image folder or a .tar, .tar.gz or .zip archive")
 
 
-def _member_names(path: Path) -> list[str]:
+def _member_names(path: Path) -> list[tuple[str, bool]]:
+    """``(name, is_folder)`` of every member."""
     try:
         if _archive_kind(path) == "zip":
             with zipfile.ZipFile(path) as zf:
-                return [i.filename for i in zf.infolist() if not i.is_dir()]
+                return [(i.filename, i.is_dir()) for i in zf.infolist()]
         with tarfile.open(path, "r:*") as tar:
-            return [m.name for m in tar.getmembers() if m.isfile()]
+            return [(m.name, m.isdir()) for m in tar.getmembers() if m.isfile() or m.isdir()]
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
         raise DataError(f"{path}: corrupt or truncated archive ({exc})") from None
 
@@ -371,8 +374,13 @@ def _member_names(path: Path) -> list[str]:
 def _list_archive(path: Path) -> list[_Entry]:
     entries = []
     class_dirs: dict[tuple[str, str], int] = {}
-    for member in _member_names(path):
+    for member, is_folder in _member_names(path):
         parts = tuple(p for p in member.split("/") if p not in ("", "."))
+        if is_folder:
+            # A class folder is .../train/<class>; count it even if it holds nothing.
+            if len(parts) >= 2 and parts[-2] in ("train", "test"):
+                class_dirs.setdefault((parts[-2], parts[-1]), 0)
+            continue
         where = _split_path(parts)
         if where is None:
             continue

@@ -16,7 +16,7 @@ from acmlkit.nets.data import ImageDataset, load_dataset, make_shapes
 from acmlkit.nets.evaluation import Evaluation, evaluate
 from acmlkit.nets.models import ARCHITECTURES, NetConfig
 from acmlkit.nets.permutations import CONDITIONS, apply_condition
-from acmlkit.nets.training import RECIPES, TrainedModel, Trainer, get_recipe
+from acmlkit.nets.training import RECIPES, TrainedModel, Trainer, get_recipe, load_model
 from acmlkit.results import from_dict, load_json, save_csv, save_json
 from acmlkit.rng import spawn_generators
 from acmlkit.validation import check_choice, check_int
@@ -81,12 +81,23 @@ class TrainResult:
         return result
 
 
-def _prepare(config: TrainConfig, dataset: ImageDataset | None) -> ImageDataset:
-    if dataset is None and config.data == "synthetic":
+def prepare_dataset(
+    data: str, n_train: int | None, n_test: int | None, dataset: ImageDataset | None = None
+) -> ImageDataset:
+    """Load ``data`` (or take ``dataset``) and draw the run's subsets.
+
+    The test subset does not depend on ``n_train``, so a saved model can be scored
+    later on exactly the test images of its run.
+    """
+    if dataset is None and data == "synthetic":
         # Generate just the images asked for rather than subsampling the default set.
-        return make_shapes(config.n_train or 10_000, config.n_test or 2_000)
-    dataset = dataset if dataset is not None else load_dataset(config.data)
-    return dataset.subsample(config.n_train, config.n_test, seed=0)
+        return make_shapes(n_train or 10_000, n_test or 2_000)
+    dataset = dataset if dataset is not None else load_dataset(data)
+    return dataset.subsample(n_train, n_test, seed=0)
+
+
+def _prepare(config: TrainConfig, dataset: ImageDataset | None) -> ImageDataset:
+    return prepare_dataset(config.data, config.n_train, config.n_test, dataset)
 
 
 def _net_config(dataset: ImageDataset, arch: str) -> NetConfig:
@@ -141,6 +152,43 @@ def run_training(
     if out is not None:
         trainer.save(Path(out) / "model.pt", classes=data.classes)
     return result, trained
+
+
+def evaluate_saved_model(
+    path: str | Path,
+    *,
+    data: str = "synthetic",
+    permutation: str = "none",
+    seed: int = 0,
+    n_test: int | None = None,
+    dataset: ImageDataset | None = None,
+) -> Evaluation:
+    """Score a saved model on the test split of ``data`` under ``permutation``.
+
+    With the training run's ``seed``, ``fixed`` re-draws the permutation the
+    model was trained on (and ``n_test`` the same test subset).
+    """
+    trained = load_model(path)
+    data_set = prepare_dataset(data, 1, n_test, dataset)
+    c, h, w = data_set.image_shape
+    cfg = trained.config
+    if (cfg.in_channels, cfg.height, cfg.width, cfg.n_classes) != (
+        c, h, w, len(data_set.classes)
+    ):
+        raise ValueError(
+            f"{path} holds a {cfg.describe()}, but --data {data} has {c}x{h}x{w} images in "
+            f"{len(data_set.classes)} classes"
+        )
+    if trained.classes is not None and tuple(trained.classes) != tuple(data_set.classes):
+        raise ValueError(
+            f"{path} was trained on classes {', '.join(trained.classes)}, but --data {data} "
+            f"has {', '.join(data_set.classes)}"
+        )
+    # The training run's own stream, so 'fixed' draws the same permutation.
+    rng = spawn_generators(seed, ["permutation", "training"])["permutation"]
+    prepared = apply_condition(data_set.x_train, data_set.x_test, permutation, rng)
+    evaluation, _ = evaluate(trained, prepared.x_test, data_set.y_test, data_set.classes)
+    return evaluation
 
 
 # ----------------------------------------------------------------- permutation study

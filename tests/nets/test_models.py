@@ -1,0 +1,83 @@
+"""The notebook's CNN and MLP: exact parameter counts and outputs, other shapes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from acmlkit.nets.models import NetConfig, build_model, count_parameters
+
+
+class NotebookCNN(nn.Module):
+    """Copied from the notebook (section 3), the reference for the CNN."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 6, 5)
+        self.pool = nn.MaxPool2d(2, 2)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+
+    def forward(self, x):
+        x = self.pool(F.relu(self.conv1(x)))
+        x = self.pool(F.relu(self.conv2(x)))
+        x = x.view(-1, 16 * 5 * 5)
+        x = F.relu(self.fc1(x))
+        x = F.relu(self.fc2(x))
+        return self.fc3(x)
+
+
+class NotebookMLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(3 * 32 * 32, 128)
+        self.fc2 = nn.Linear(128, 64)
+        self.fc3 = nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = x.view(x.size(0), -1)
+        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))
+
+
+@pytest.mark.parametrize(("arch", "count"), [("cnn", 62_006), ("mlp", 402_250)])
+def test_parameter_counts_match_the_notebook(arch, count):
+    assert count_parameters(build_model(NetConfig(arch))) == (count, count)
+
+
+@pytest.mark.parametrize(("arch", "reference"), [("cnn", NotebookCNN), ("mlp", NotebookMLP)])
+def test_outputs_match_the_notebook_code(arch, reference):
+    ours = build_model(NetConfig(arch))
+    theirs = reference()
+    theirs.load_state_dict(ours.state_dict())  # same parameter names and shapes
+    x = torch.randn(5, 3, 32, 32)
+    torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=0)
+
+
+def test_frozen_parameters_are_not_trainable():
+    model = build_model(NetConfig("cnn"))
+    model.conv1.weight.requires_grad_(False)
+    assert count_parameters(model) == (62_006, 62_006 - 6 * 3 * 5 * 5)
+
+
+@pytest.mark.parametrize("arch", ["cnn", "mlp"])
+def test_other_shapes_adapt_the_layers(arch):
+    config = NetConfig(arch, in_channels=1, height=28, width=40, n_classes=5)
+    model = build_model(config)
+    assert model(torch.zeros(2, 1, 28, 40)).shape == (2, 5)
+
+
+def test_cnn_needs_16_pixels():
+    with pytest.raises(ValueError, match=r"at least 16 x 16 pixels .* got 15 x 32"):
+        NetConfig("cnn", height=15)
+    assert NetConfig("mlp", height=15).height == 15
+
+
+def test_bad_config_values():
+    with pytest.raises(ValueError, match=r"arch must be one of \['cnn', 'mlp'\], got 'rnn'"):
+        NetConfig("rnn")
+    with pytest.raises(ValueError, match=r"n_classes must be in \[2, None\], got 1"):
+        NetConfig("mlp", n_classes=1)

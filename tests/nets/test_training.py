@@ -1,0 +1,154 @@
+"""The trainer: recipes, reproducibility, history, checkpoints and resume, model files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from acmlkit.errors import DataError
+from acmlkit.nets.models import NetConfig
+from acmlkit.nets.training import (
+    RECIPES,
+    Recipe,
+    Trainer,
+    get_recipe,
+    load_model,
+    normalization,
+    to_tensor,
+)
+
+CONFIG = NetConfig("cnn", in_channels=3, height=16, width=16, n_classes=4)
+QUICK = Recipe(optimizer="sgd", lr=0.02, batch_size=16, epochs=2, schedule="onecycle",
+               flip=True, label_smoothing=0.1, normalize="channel")
+
+
+@pytest.fixture
+def tiny():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, size=(96, 3, 16, 16), dtype=np.uint8)
+    y = rng.integers(0, 4, size=96)
+    return x[:64], y[:64], x[64:], y[64:]
+
+
+def _weights(trainer):
+    return {k: v.clone() for k, v in trainer.model_.state_dict().items()}
+
+
+def _same(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_notebook_recipe_is_the_notebooks():
+    r = RECIPES["notebook"]["cnn"]
+    assert (r.optimizer, r.lr, r.momentum, r.batch_size, r.epochs) == ("sgd", 0.001, 0.9, 4, 2)
+    assert (r.schedule, r.normalize, r.flip, r.label_smoothing) == ("constant", "half", False, 0)
+    assert RECIPES["notebook"]["mlp"] == r
+
+
+def test_recipe_overrides_and_errors():
+    assert get_recipe("fast", "mlp", epochs=7).epochs == 7
+    assert get_recipe("fast", "mlp", epochs=None) == RECIPES["fast"]["mlp"]
+    with pytest.raises(ValueError, match=r"recipe must be one of .* got 'slow'"):
+        get_recipe("slow", "cnn")
+    with pytest.raises(ValueError, match=r"batch_size must be in \[1, None\], got 0"):
+        Recipe(batch_size=0)
+
+
+def test_half_normalisation_is_the_notebooks(tiny):
+    x = tiny[0]
+    mean, std = normalization(x, "half")
+    expected = (torch.from_numpy(x).double() / 255 - 0.5) / 0.5
+    torch.testing.assert_close(to_tensor(x, mean, std).double(), expected, atol=1e-6, rtol=0)
+    mean, std = normalization(x, "channel")
+    np.testing.assert_allclose(mean, x.mean(axis=(0, 2, 3)) / 255, rtol=1e-6)
+    np.testing.assert_allclose(std, x.std(axis=(0, 2, 3)) / 255, rtol=1e-5)
+
+
+def test_same_seed_same_weights_bit_for_bit(tiny):
+    a = Trainer(CONFIG, QUICK, seed=3).fit(*tiny)
+    b = Trainer(CONFIG, QUICK, seed=3).fit(*tiny)
+    c = Trainer(CONFIG, QUICK, seed=4).fit(*tiny)
+    assert _same(_weights(a), _weights(b))
+    assert [h["train_loss"] for h in a.history_] == [h["train_loss"] for h in b.history_]
+    assert not _same(_weights(a), _weights(c))
+
+
+def test_history_and_callback(tiny):
+    seen = []
+    trainer = Trainer(CONFIG, QUICK, seed=0, callback=seen.append).fit(*tiny)
+    assert [h["epoch"] for h in trainer.history_] == [1, 2]
+    assert seen == trainer.history_
+    first = trainer.history_[0]
+    assert set(first) == {"epoch", "train_loss", "train_accuracy", "test_accuracy", "seconds"}
+    assert 0 <= first["test_accuracy"] <= 1 and first["train_loss"] > 0
+    assert trainer.history_[1]["seconds"] >= first["seconds"]
+    assert Trainer(CONFIG, QUICK).fit(*tiny[:2]).history_[0]["test_accuracy"] is None
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_resume_continues_bit_for_bit(tiny, tmp_path):
+    recipe = Recipe(optimizer="adamw", lr=0.01, batch_size=16, epochs=3, schedule="onecycle",
+                    flip=True)
+    whole = Trainer(CONFIG, recipe, seed=1).fit(*tiny)
+
+    def stop_after_first(record):
+        if record["epoch"] == 1:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        Trainer(CONFIG, recipe, seed=1, callback=stop_after_first,
+                checkpoint_dir=tmp_path).fit(*tiny)
+    resumed = Trainer(CONFIG, recipe, seed=1, checkpoint_dir=tmp_path).fit(*tiny, resume=True)
+    assert _same(_weights(whole), _weights(resumed))
+    assert [h["epoch"] for h in resumed.history_] == [1, 2, 3]
+    assert resumed.history_[2]["train_loss"] == whole.history_[2]["train_loss"]
+
+
+def test_resume_refuses_another_models_checkpoint(tiny, tmp_path):
+    Trainer(CONFIG, QUICK, seed=0, checkpoint_dir=tmp_path).fit(*tiny)
+    mlp = NetConfig("mlp", 3, 16, 16, 4)
+    with pytest.raises(DataError, match=r"checkpoint .* is from another model: its config"):
+        Trainer(mlp, QUICK, seed=0, checkpoint_dir=tmp_path).fit(*tiny, resume=True)
+    x, y, xt, yt = tiny
+    with pytest.raises(DataError, match=r"trained on other data"):
+        Trainer(CONFIG, QUICK, seed=0, checkpoint_dir=tmp_path).fit(x[::-1], y, resume=True)
+
+
+def test_save_and_load_predict_the_same(tiny, tmp_path):
+    trainer = Trainer(CONFIG, QUICK, seed=0).fit(*tiny)
+    path = trainer.save(tmp_path / "model.pt", classes=("a", "b", "c", "d"))
+    loaded = load_model(path)
+    assert loaded.config == CONFIG and loaded.classes == ("a", "b", "c", "d")
+    expected = trainer.model_.eval()(to_tensor(tiny[2], trainer.mean_, trainer.std_)).argmax(1)
+    np.testing.assert_array_equal(loaded.predict(tiny[2]), expected.numpy())
+    assert len(loaded.history) == 2
+
+
+def test_loading_the_wrong_file(tiny, tmp_path):
+    path = Trainer(CONFIG, QUICK, seed=0).fit(*tiny).save(tmp_path / "model.pt")
+    expected = r"holds a CNN for 3x16x16 images, 4 classes, expected a MLP"
+    with pytest.raises(DataError, match=expected):
+        load_model(path, expect=NetConfig("mlp", 3, 16, 16, 4))
+    truncated = tmp_path / "cut.pt"
+    truncated.write_bytes(path.read_bytes()[:500])
+    with pytest.raises(DataError, match=r"cut\.pt: not a readable acmlkit model file"):
+        load_model(truncated)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    with pytest.raises(DataError, match=r"foreign\.pt: not an acmlkit model file"):
+        load_model(foreign)
+    with pytest.raises(FileNotFoundError, match="no model file at"):
+        load_model(tmp_path / "missing.pt")
+
+
+def test_bad_training_input(tiny):
+    x, y, _, _ = tiny
+    trainer = Trainer(CONFIG, QUICK)
+    with pytest.raises(DataError, match=r"labels out of range: y_train holds 4 but the model"):
+        trainer.fit(x, np.where(y == 0, 4, y))
+    with pytest.raises(DataError, match=r"x_train must be uint8 images of shape \(n, 3, 16, 16\)"):
+        trainer.fit(x.astype(np.float32), y)
