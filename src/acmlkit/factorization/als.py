@@ -45,7 +45,7 @@ def as_ratings(X, name: str = "X") -> Ratings:
 
 def als_half_step(
     targets: sp.csr_matrix, fixed: np.ndarray, reg, *, reg_exponent: float = 0.0,
-    return_sse: bool = False,
+    return_sse: bool = False, pattern: sp.csr_matrix | None = None,
 ):
     """Solve every row's regularised least squares against the fixed factors.
 
@@ -68,6 +68,9 @@ def als_half_step(
         Scale each row's penalty by its number of entries to this power (1: ALS-WR).
     return_sse : bool
         Also return the residual sum of squares over the entries at the solution.
+    pattern : csr_matrix of shape (m, n), optional
+        ``targets`` with every stored value set to 1; callers that solve the same
+        pattern every sweep pass it to save rebuilding it.
 
     Returns
     -------
@@ -81,9 +84,10 @@ def als_half_step(
     m = targets.shape[0]
     D = fixed.shape[1]
     counts = np.diff(targets.indptr)
-    pattern = sp.csr_matrix(
-        (np.ones_like(targets.data), targets.indices, targets.indptr), shape=targets.shape
-    )
+    if pattern is None:
+        pattern = sp.csr_matrix(
+            (np.ones_like(targets.data), targets.indices, targets.indptr), shape=targets.shape
+        )
     iu, ju = np.triu_indices(D)
     # Only the D(D+1)/2 distinct products: the Gram matrices are symmetric.
     gram_upper = pattern @ (fixed[:, iu] * fixed[:, ju])
@@ -313,6 +317,10 @@ class ALS:
             self.col_factors_ = (self.init_scale * init_rng.standard_normal((n, K))).astype(dtype)
             R = train.to_csr().astype(dtype)
             Rt = R.T.tocsr()
+            patterns = tuple(
+                sp.csr_matrix((np.ones_like(A.data), A.indices, A.indptr), shape=A.shape)
+                for A in (R, Rt)
+            )
 
         self.history_: list[dict] = []
         best = (np.inf, None)
@@ -325,7 +333,7 @@ class ALS:
                 residual = train.values - self.predict_pairs(train.rows, train.cols)
                 sse = float(residual @ residual)
             else:
-                sse = self._sweep(R, Rt, with_bias)
+                sse = self._sweep(R, Rt, patterns, with_bias)
             record = self._record(it, sse, train.nnz, test, val, time.perf_counter() - start)
             self.history_.append(record)
             if callback is not None:
@@ -350,29 +358,36 @@ class ALS:
         )
         return self
 
-    def _sweep(self, R: sp.csr_matrix, Rt: sp.csr_matrix, with_bias: bool) -> float:
+    def _sweep(self, R: sp.csr_matrix, Rt: sp.csr_matrix, patterns: tuple,
+               with_bias: bool) -> float:
         """One sweep, rows then columns; returns the training residual sum of squares."""
         K = self.n_factors
         dtype = self.row_factors_.dtype
-        if with_bias:
-            reg_u = np.r_[np.full(K, self.u_lambda), self.bias_lambda]
-            reg_v = np.r_[np.full(K, self.v_lambda), self.bias_lambda]
-            targets = R.copy()
-            targets.data = R.data - self.mean_ - self.col_bias_[R.indices]
-            fixed = np.column_stack([self.col_factors_, np.ones(R.shape[1], dtype)])
-            solved = als_half_step(targets, fixed, reg_u, reg_exponent=self.reg_exponent)
-            self.row_factors_, self.row_bias_ = solved[:, :K], solved[:, K]
-            targets = Rt.copy()
-            targets.data = Rt.data - self.mean_ - self.row_bias_[Rt.indices]
-            fixed = np.column_stack([self.row_factors_, np.ones(R.shape[0], dtype)])
-            solved, sse = als_half_step(targets, fixed, reg_v, reg_exponent=self.reg_exponent,
-                                        return_sse=True)
-            self.col_factors_, self.col_bias_ = solved[:, :K], solved[:, K]
-        else:
+        P, Pt = patterns
+        if not with_bias:
             self.row_factors_ = als_half_step(R, self.col_factors_, self.u_lambda,
-                                              reg_exponent=self.reg_exponent)
-            self.col_factors_, sse = als_half_step(Rt, self.row_factors_, self.v_lambda,
-                                                   reg_exponent=self.reg_exponent, return_sse=True)
+                                              reg_exponent=self.reg_exponent, pattern=P)
+            self.col_factors_, sse = als_half_step(
+                Rt, self.row_factors_, self.v_lambda, reg_exponent=self.reg_exponent,
+                return_sse=True, pattern=Pt,
+            )
+            return sse
+        # The biases ride along as an extra coordinate against a column of ones,
+        # so each row's factors and bias are solved jointly.
+        targets = sp.csr_matrix((R.data - self.mean_ - self.col_bias_[R.indices], R.indices,
+                                 R.indptr), shape=R.shape)
+        fixed = np.column_stack([self.col_factors_, np.ones(R.shape[1], dtype)])
+        solved = als_half_step(targets, fixed, np.r_[np.full(K, self.u_lambda), self.bias_lambda],
+                               reg_exponent=self.reg_exponent, pattern=P)
+        self.row_factors_, self.row_bias_ = solved[:, :K], solved[:, K]
+        targets = sp.csr_matrix((Rt.data - self.mean_ - self.row_bias_[Rt.indices], Rt.indices,
+                                 Rt.indptr), shape=Rt.shape)
+        fixed = np.column_stack([self.row_factors_, np.ones(R.shape[0], dtype)])
+        solved, sse = als_half_step(
+            targets, fixed, np.r_[np.full(K, self.v_lambda), self.bias_lambda],
+            reg_exponent=self.reg_exponent, return_sse=True, pattern=Pt,
+        )
+        self.col_factors_, self.col_bias_ = solved[:, :K], solved[:, K]
         return sse
 
     def _record(self, it, sse, n_train, test, val, elapsed) -> dict:

@@ -226,26 +226,27 @@ def parse_ratings(text: str, *, source: str = "ratings", duplicates: str = "reje
         raise DataError(f"{source} is empty: expected lines of user, item, rating")
     if "::" in lines[0]:
         text, delimiter = text.replace("::", "\t"), None
+        lines = text.lstrip().splitlines()
     elif "," in lines[0]:
         delimiter = ","
     else:
         delimiter = None
     header = [h.strip().lower() for h in lines[0].split(delimiter)]
     skip = 0
-    if any(any(c.isalpha() for c in h) for h in header):
+    if not _is_number(header[0]):
         if delimiter != "," or header[:3] != ["userid", "movieid", "rating"]:
             raise DataError(
                 f"{source}: header {lines[0]!r} not understood; expected "
                 "userId,movieId,rating[,timestamp]"
             )
+        if len(lines) == 1:
+            raise DataError(f"{source} has a header but no ratings")
         skip = 1
     try:
         table = np.loadtxt(io.StringIO(text), delimiter=delimiter, skiprows=skip, ndmin=2,
                            dtype=np.float64)
     except ValueError as exc:
         raise DataError(f"{source}: {exc}") from None
-    if table.shape[0] == 0:
-        raise DataError(f"{source} has a header but no ratings")
     if table.shape[1] not in (3, 4):
         raise DataError(
             f"{source}: expected 3 or 4 columns (user, item, rating[, timestamp]), got "
@@ -259,6 +260,14 @@ def parse_ratings(text: str, *, source: str = "ratings", duplicates: str = "reje
                             "integer")
     return ratings_from_triples(users.astype(np.int64), items.astype(np.int64), values,
                                 duplicates=duplicates, source=source)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def load_movielens(variant: str = "100k", *, folder: str | Path | None = None) -> Ratings:

@@ -1,0 +1,197 @@
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from acmlkit.factorization.als import ALS, als_half_step, notebook_half_step
+from acmlkit.factorization.data import make_ratings, synthetic
+from acmlkit.factorization.splits import bernoulli_split
+
+from .conftest import naive_half_step, naive_objective, random_pattern
+
+
+@pytest.mark.parametrize("reg_exponent", [0.0, 0.5, 1.0])
+@pytest.mark.parametrize("reg", [0.3, np.array([0.1, 0.5, 2.0, 0.05])])
+def test_half_step_matches_row_by_row_lstsq(reg, reg_exponent):
+    rng = np.random.default_rng(0)
+    ratings = random_pattern(25, 15, 0.3, rng, empty_rows=(3, 7))
+    fixed = rng.standard_normal((15, 4))
+    fast = als_half_step(ratings.to_csr(), fixed, reg, reg_exponent=reg_exponent)
+    observed = ~np.isnan(ratings.to_dense())
+    slow = naive_half_step(ratings.to_dense(0.0), observed, fixed, reg, reg_exponent)
+    np.testing.assert_allclose(fast, slow, atol=1e-10, rtol=0)
+    assert np.all(fast[[3, 7]] == 0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    m=st.integers(1, 12), n=st.integers(1, 12), K=st.integers(1, 5),
+    density=st.floats(0.1, 1.0), reg=st.floats(1e-3, 10.0), seed=st.integers(0, 10**6),
+)
+def test_half_step_matches_lstsq_property(m, n, K, density, reg, seed):
+    rng = np.random.default_rng(seed)
+    mask = rng.random((m, n)) < density
+    mask[0, 0] = True
+    rows, cols = np.nonzero(mask)
+    ratings = make_ratings(rows, cols, rng.standard_normal(rows.size), (m, n))
+    fixed = rng.standard_normal((n, K))
+    fast = als_half_step(ratings.to_csr(), fixed, reg)
+    slow = naive_half_step(ratings.to_dense(0.0), mask, fixed, reg)
+    np.testing.assert_allclose(fast, slow, atol=1e-9, rtol=1e-9)
+
+
+def test_half_step_sse_matches_residuals():
+    rng = np.random.default_rng(1)
+    ratings = random_pattern(20, 30, 0.4, rng, empty_rows=(0,))
+    fixed = rng.standard_normal((30, 3))
+    solved, sse = als_half_step(ratings.to_csr(), fixed, 0.7, reg_exponent=1.0,
+                                return_sse=True)
+    residual = ratings.values - np.sum(solved[ratings.rows] * fixed[ratings.cols], axis=1)
+    assert sse == pytest.approx(residual @ residual, rel=1e-10)
+
+
+def test_singular_rows_without_regularisation_name_the_fix():
+    # Two entries cannot determine three coordinates when lambda is zero.
+    targets = sp.csr_matrix(np.array([[1.0, 2.0, 0, 0]]))
+    with pytest.raises(ValueError, match="raise u_lambda/v_lambda"):
+        als_half_step(targets, np.ones((4, 3)), 0.0)
+
+
+def test_recovers_noiseless_low_rank_matrix():
+    ratings = synthetic(60, 50, rank=3, noise=0.0, seed=0)
+    split = bernoulli_split(ratings, 0.6, seed=1)
+    train, test = split.apply(ratings)
+    model = ALS(n_factors=3, u_lambda=1e-6, v_lambda=1e-6, biases=False, max_iter=200,
+                tol=1e-14, random_state=0).fit(train)
+    np.testing.assert_allclose(model.predict(test), test.values, atol=1e-4)
+
+
+@pytest.mark.parametrize("biases", [True, False])
+@pytest.mark.parametrize("reg_exponent", [0.0, 1.0])
+def test_objective_never_increases_and_matches_naive(small, biases, reg_exponent):
+    model = ALS(n_factors=4, u_lambda=0.3, v_lambda=0.7, bias_lambda=0.2, biases=biases,
+                reg_exponent=reg_exponent, max_iter=15, tol=0, random_state=2).fit(small)
+    objective = np.array([h["objective"] for h in model.history_])
+    assert np.all(np.diff(objective) <= 1e-9 * objective[:-1])
+    assert objective[-1] == pytest.approx(naive_objective(small, model), rel=1e-9)
+    train_mse = np.mean((small.values - model.predict(small)) ** 2)
+    assert model.history_[-1]["train_mse"] == pytest.approx(train_mse, rel=1e-8)
+
+
+def test_history_scores_test_set_and_calls_back(small):
+    train, test = bernoulli_split(small, 0.7, seed=0).apply(small)
+    seen = []
+    model = ALS(n_factors=3, max_iter=5, tol=0, random_state=0).fit(
+        train, test=test, callback=seen.append)
+    assert seen == model.history_ and len(seen) == 5
+    last = seen[-1]
+    assert last["test_mse"] == pytest.approx(np.mean((test.values - model.predict(test)) ** 2))
+    assert last["test_rmse"] == pytest.approx(np.sqrt(last["test_mse"]))
+
+
+def test_rows_without_training_entries_use_mean_and_biases():
+    rng = np.random.default_rng(0)
+    ratings = random_pattern(10, 8, 0.6, rng, empty_rows=(4,))
+    model = ALS(n_factors=2, random_state=0, max_iter=5).fit(ratings)
+    assert model.row_counts_[4] == 0
+    pred = model.predict_pairs(np.full(8, 4), np.arange(8))
+    np.testing.assert_allclose(pred, model.mean_ + model.col_bias_)
+
+
+def test_notebook_method_matches_the_notebooks_code():
+    ratings = synthetic(15, 12, rank=2, noise=0.1, seed=4)
+    train, _ = bernoulli_split(ratings, 0.5, seed=0).apply(ratings)
+    model = ALS(n_factors=2, u_lambda=0.01, v_lambda=0.02, method="notebook", max_iter=4,
+                random_state=7).fit(train)
+    # The exercise's loop, with its (K, m) layout and explicit inverse.
+    data = train.to_dense(0.0)
+    v = np.random.default_rng(7).spawn(2)[0].random((12, 2)).T
+    for _ in range(4):
+        u = (data @ v.T) @ np.linalg.inv(v @ v.T + 0.01 * np.eye(2))
+        u = u.T
+        v = ((data.T @ u.T) @ np.linalg.inv(u @ u.T + 0.02 * np.eye(2))).T
+    np.testing.assert_allclose(model.row_factors_, u.T, rtol=1e-8)
+    np.testing.assert_allclose(model.col_factors_, v.T, rtol=1e-8)
+    np.testing.assert_allclose(notebook_half_step(data, v.T, 0.01),
+                               ((data @ v.T) @ np.linalg.inv(v @ v.T + 0.01 * np.eye(2))))
+
+
+def test_masked_beats_notebook_on_sparse_training_data():
+    ratings = synthetic(80, 60, rank=3, noise=0.1, seed=0)
+    train, test = bernoulli_split(ratings, 0.3, seed=0).apply(ratings)
+    errors = {
+        method: np.mean((test.values - ALS(n_factors=3, u_lambda=0.1, v_lambda=0.1,
+                                           biases=False, method=method, random_state=0)
+                         .fit(train).predict(test)) ** 2)
+        for method in ("masked", "notebook")
+    }
+    assert errors["masked"] < 0.05 < errors["notebook"]
+
+
+def test_early_stopping_keeps_best_validation_sweep(small):
+    model = ALS(n_factors=8, u_lambda=1e-4, v_lambda=1e-4, max_iter=60, tol=0,
+                early_stopping=True, validation_fraction=0.25, n_iter_no_change=2,
+                random_state=0).fit(small)
+    val = [h["val_rmse"] for h in model.history_]
+    assert model.best_iteration_ == int(np.argmin(val)) + 1
+    assert model.n_iter_ == model.best_iteration_ + 2 or model.n_iter_ == 60
+
+
+def test_save_and_load_round_trip(small, tmp_path):
+    model = ALS(n_factors=3, reg_exponent=0.5, max_iter=4, random_state=1).fit(small)
+    loaded = ALS.load(model.save(tmp_path / "m.npz"))
+    np.testing.assert_array_equal(loaded.predict(small), model.predict(small))
+    assert loaded.get_params() == model.get_params()
+    assert loaded.history_ == model.history_
+
+
+def test_float32_option_stays_float32(small):
+    model = ALS(n_factors=3, dtype="float32", max_iter=3, random_state=0).fit(small)
+    assert model.row_factors_.dtype == np.float32
+    ref = ALS(n_factors=3, max_iter=3, random_state=0).fit(small)
+    np.testing.assert_allclose(model.predict(small), ref.predict(small), atol=1e-3)
+
+
+def test_changing_each_hyperparameter_changes_the_fit(small):
+    base = dict(n_factors=3, u_lambda=0.1, v_lambda=0.1, bias_lambda=1.0, max_iter=5,
+                random_state=0)
+    reference = ALS(**base).fit(small).predict(small)
+    for name, value in [("n_factors", 4), ("u_lambda", 1.0), ("v_lambda", 1.0),
+                        ("bias_lambda", 5.0), ("reg_exponent", 1.0), ("biases", False),
+                        ("random_state", 1)]:
+        changed = ALS(**{**base, name: value}).fit(small).predict(small)
+        assert not np.allclose(changed, reference), name
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"n_factors": 0}, r"n_factors must be in \[1, None\], got 0"),
+        ({"n_factors": 21}, r"at most min\(m, n\) = 20 .* got K=21"),
+        ({"u_lambda": -1.0}, r"u_lambda must be in \[0, None\], got -1.0"),
+        ({"v_lambda": -0.5}, r"v_lambda must be in"),
+        ({"method": "dense"}, r"method must be one of \['masked', 'notebook'\]"),
+        ({"reg_exponent": 2.0}, r"reg_exponent must be in \[0, 1\]"),
+    ],
+)
+def test_bad_parameters_are_named(small, params, match):
+    with pytest.raises(ValueError, match=match):
+        ALS(**params).fit(small)
+
+
+def test_predict_errors(small):
+    with pytest.raises(ValueError, match="not fitted yet"):
+        ALS().predict(small)
+    model = ALS(n_factors=2, max_iter=2).fit(small)
+    other = synthetic(5, 5, rank=1)
+    with pytest.raises(ValueError, match=r"training shape \(30, 20\), got \(5, 5\)"):
+        model.predict(other)
+    with pytest.raises(ValueError, match="must lie in the training shape"):
+        model.predict_pairs([0, 30], [0, 1])
+
+
+def test_dense_input_with_nan_is_masked():
+    X = np.array([[1.0, np.nan, 3.0], [np.nan, 2.0, 1.0], [4.0, 1.0, np.nan]])
+    model = ALS(n_factors=1, biases=False, max_iter=3, random_state=0).fit(X)
+    assert model.row_counts_.tolist() == [2, 2, 2]

@@ -1,0 +1,69 @@
+from typer.testing import CliRunner
+
+from acmlkit.cli import app
+from acmlkit.results import load_json
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, ["mf", *args])
+
+
+def test_fit_writes_results_model_and_predictions(tmp_path):
+    matrix = tmp_path / "m.csv"
+    rows = [",".join(str((i * j) % 5 + 1) for j in range(12)) for i in range(10)]
+    matrix.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "fit"
+    result = run("fit", str(matrix), "-k", "2", "--max-iter", "5", "--clip", "1:5",
+                 "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "10 x 12 matrix, 120 observed entries" in result.output
+    saved = load_json(out / "result.json")
+    assert saved["config"]["clip"] == [1.0, 5.0]
+    header, first = (out / "test_predictions.csv").read_text().splitlines()[:2]
+    assert header == "row_id,col_id,value,prediction"
+    assert 1.0 <= float(first.split(",")[3]) <= 5.0
+    for name in ("model.npz", "history.png", "config.json", "history.csv"):
+        assert (out / name).is_file()
+
+
+def test_study_then_plot_from_saved_result(tmp_path):
+    out = tmp_path / "k"
+    result = run("study", "k", "--values", "2,4", "--seeds", "0", "--iterations", "3",
+                 "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "masked" in result.output and "notebook" in result.output
+    again = run("plot", str(out / "result.json"), "--out", str(tmp_path / "figs"))
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "figs" / "error_vs_k.png").is_file()
+
+
+def test_grid_study_reports_the_validation_choice(tmp_path):
+    result = run("study", "grid", "--k-values", "2,4", "--lambdas", "0.1,1", "--seeds", "0",
+                 "--iterations", "3", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "<- chosen by validation" in result.output
+    assert "the notebook's rule (lowest train error)" in result.output
+    assert (tmp_path / "heatmap.png").is_file()
+
+
+def one_line_error(result, text):
+    assert result.exit_code != 0
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and text in lines[0], result.output
+
+
+def test_bad_input_is_one_clear_line(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("1,2\n3,x\n")
+    one_line_error(run("fit", str(bad)), "non-numeric cell 'x' at line 2, column 2")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    one_line_error(run("fit", str(empty)), "is empty")
+    one_line_error(run("fit", "--p", "1.5"), "p must be in (0, 1), got 1.5")
+    one_line_error(run("fit", "-k", "600"), "n_factors must be at most min(m, n) = 375")
+    one_line_error(run("fit", "--u-lambda", "-1"), "u_lambda must be in [0, None], got -1.0")
+    one_line_error(run("fit", "--clip", "5"), "--clip must be LOW:HIGH")
+    one_line_error(run("study", "q"), "study must be one of p, k, lambda, grid")
+    one_line_error(run("study", "p", "--seeds", "a"), "--seeds must be comma-separated")
