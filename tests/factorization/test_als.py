@@ -195,3 +195,20 @@ def test_dense_input_with_nan_is_masked():
     X = np.array([[1.0, np.nan, 3.0], [np.nan, 2.0, 1.0], [4.0, 1.0, np.nan]])
     model = ALS(n_factors=1, biases=False, max_iter=3, random_state=0).fit(X)
     assert model.row_counts_.tolist() == [2, 2, 2]
+
+
+def test_n_init_averages_the_members_predictions(small):
+    params = dict(n_factors=3, u_lambda=0.5, v_lambda=0.5, max_iter=6, tol=0, random_state=4)
+    averaged = ALS(n_init=3, **params).fit(small)
+    single = ALS(**params).fit(small)
+    assert averaged.row_factors_.shape == (30, 9) and len(averaged.member_histories_) == 3
+    def objectives(history):
+        return [h["objective"] for h in history]
+
+    assert objectives(averaged.member_histories_[0]) == objectives(single.history_)
+    assert objectives(averaged.member_histories_[1]) != objectives(single.history_)
+    # The squared error of an average is at most the average squared error
+    # (Jensen), with equality only if the members agree.
+    averaged_mse = np.mean((small.values - averaged.predict(small)) ** 2)
+    member_mse = np.mean([h[-1]["train_mse"] for h in averaged.member_histories_])
+    assert averaged_mse < member_mse

@@ -69,6 +69,8 @@ def fit_cmd(
     tol: float = typer.Option(1e-6, help="Stop when the objective falls by less (relative)."),
     early_stopping: bool = typer.Option(
         False, help="Stop on a validation split carved from the training entries."),
+    n_init: int = typer.Option(1, help="Average the predictions of this many inits."),
+    dtype: str = typer.Option("float64", help="float64 or float32."),
     clip: str | None = typer.Option(None, help="Clip predictions to LOW:HIGH, e.g. 1:5."),
     seed: int = typer.Option(0, help="Seed of the run (split and initialisation)."),
     out: Path = typer.Option(Path("out/mf-fit"), help="Folder for results, model and figure."),
@@ -78,6 +80,7 @@ def fit_cmd(
         split=split, p=p, n_folds=folds, holdout=holdout, n_factors=k, u_lambda=u_lambda,
         v_lambda=v_lambda, bias_lambda=bias_lambda, biases=biases, reg_exponent=reg_exponent,
         method=method, max_iter=max_iter, tol=tol, early_stopping=early_stopping,
+        n_init=n_init, dtype=dtype,
         clip=_clip(clip), seed=seed,
         data=_data_config(source, fmt, zero_is_missing, duplicates),
     )

@@ -421,6 +421,8 @@ class FitConfig:
     max_iter: int = 30
     tol: float = 1e-6
     early_stopping: bool = False
+    n_init: int = 1
+    dtype: str = "float64"
     clip: tuple[float, float] | None = None
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
@@ -473,7 +475,8 @@ def _run_fit(config: FitConfig, ratings: Ratings) -> tuple[FitResult, ALS]:
             n_factors=config.n_factors, u_lambda=config.u_lambda, v_lambda=config.v_lambda,
             bias_lambda=config.bias_lambda, biases=config.biases, reg_exponent=config.reg_exponent,
             method=config.method, max_iter=config.max_iter, tol=config.tol,
-            early_stopping=config.early_stopping, random_state=init_seed,
+            early_stopping=config.early_stopping, n_init=config.n_init, dtype=config.dtype,
+            random_state=init_seed,
         )
         start = time.perf_counter()
         model.fit(train, test=test if k == 0 else None)
