@@ -49,6 +49,8 @@ def test_notebook_recipe_is_the_notebooks():
 def test_recipe_overrides_and_errors():
     assert get_recipe("fast", "mlp", epochs=7).epochs == 7
     assert get_recipe("fast", "mlp", epochs=None) == RECIPES["fast"]["mlp"]
+    assert get_recipe("auto", "cnn", 3000) == RECIPES["small"]["cnn"]
+    assert get_recipe("auto", "cnn", 50_000) == RECIPES["fast"]["cnn"]
     with pytest.raises(ValueError, match=r"recipe must be one of .* got 'slow'"):
         get_recipe("slow", "cnn")
     with pytest.raises(ValueError, match=r"batch_size must be in \[1, None\], got 0"):

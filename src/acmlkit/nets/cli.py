@@ -60,7 +60,9 @@ def _train_figures(result, out: Path) -> None:
 def train(
     arch: str = typer.Option("cnn", help="cnn or mlp"),
     data: str = typer.Option("synthetic", help=DATA_HELP),
-    recipe: str = typer.Option("fast", help="fast, small (a few thousand images) or notebook"),
+    recipe: str = typer.Option(
+        "auto", help="auto (small under 20,000 training images, else fast), fast, small, notebook"
+    ),
     permutation: str = typer.Option("none", help=PERMUTATION_HELP),
     seed: int = typer.Option(0, help="one seed for permutation, initialisation and data order"),
     epochs: int = typer.Option(None, help="override the recipe's number of epochs"),
@@ -130,7 +132,9 @@ def study_permutation(
     conditions: str = typer.Option(
         "none,fixed,per-image,notebook", help="comma-separated permutation conditions"
     ),
-    recipe: str = typer.Option("small", help="small (a few thousand images), fast or notebook"),
+    recipe: str = typer.Option(
+        "small", help="small (a few thousand images), fast, notebook or auto"
+    ),
     epochs: int = typer.Option(None, help="override the recipe's number of epochs"),
     n_train: int = typer.Option(3000, help="random subset of the training images (0: all)"),
     n_test: int = typer.Option(1000, help="random subset of the test images (0: all)"),

@@ -16,7 +16,7 @@ from acmlkit.nets.data import ImageDataset, load_dataset, make_shapes
 from acmlkit.nets.evaluation import Evaluation, evaluate
 from acmlkit.nets.models import ARCHITECTURES, NetConfig
 from acmlkit.nets.permutations import CONDITIONS, apply_condition
-from acmlkit.nets.training import RECIPES, TrainedModel, Trainer, get_recipe, load_model
+from acmlkit.nets.training import RECIPE_NAMES, TrainedModel, Trainer, get_recipe, load_model
 from acmlkit.results import from_dict, load_json, save_csv, save_json
 from acmlkit.rng import spawn_generators
 from acmlkit.validation import check_choice, check_int
@@ -34,7 +34,7 @@ class TrainConfig:
 
     arch: str = "cnn"
     data: str = "synthetic"
-    recipe: str = "fast"
+    recipe: str = "auto"
     permutation: str = "none"
     seed: int = 0
     epochs: int | None = None
@@ -44,7 +44,7 @@ class TrainConfig:
 
     def __post_init__(self):
         check_choice(self.arch, "arch", ARCHITECTURES)
-        check_choice(self.recipe, "recipe", RECIPES)
+        check_choice(self.recipe, "recipe", RECIPE_NAMES)
         check_choice(self.permutation, "permutation", CONDITIONS)
         check_int(self.seed, "seed", low=0)
         for name in ("epochs", "batch_size", "n_train", "n_test"):
@@ -127,7 +127,8 @@ def run_training(
     )
     net = _net_config(data, config.arch)
     recipe = get_recipe(
-        config.recipe, config.arch, epochs=config.epochs, batch_size=config.batch_size
+        config.recipe, config.arch, len(data.y_train), epochs=config.epochs,
+        batch_size=config.batch_size,
     )
     trainer = Trainer(
         net, recipe, seed=int(streams["training"].integers(2**31)), callback=callback,
@@ -218,7 +219,7 @@ class PermutationStudyConfig:
             check_choice(a, "arch", ARCHITECTURES)
         if not self.conditions or not self.archs or not self.seeds:
             raise ValueError("a study needs at least one condition, architecture and seed")
-        check_choice(self.recipe, "recipe", RECIPES)
+        check_choice(self.recipe, "recipe", RECIPE_NAMES)
 
 
 @dataclass

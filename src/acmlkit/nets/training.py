@@ -64,7 +64,7 @@ RECIPES: dict[str, dict[str, Recipe]] = {
         # for a translation-equivariant model.
         "cnn": Recipe(
             optimizer="sgd", lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4,
-            batch_size=128, epochs=4, schedule="onecycle", label_smoothing=0.1,
+            batch_size=128, epochs=2, schedule="onecycle", label_smoothing=0.1,
             flip=True, normalize="channel",
         ),
         # The MLP has 6.5x the CNN's parameters in its first layer; AdamW copes
@@ -90,9 +90,19 @@ RECIPES: dict[str, dict[str, Recipe]] = {
 }
 
 
-def get_recipe(name: str, arch: str, **overrides) -> Recipe:
-    """The named recipe for ``arch``; ``overrides`` (e.g. ``epochs=3``) replace fields."""
-    check_choice(name, "recipe", RECIPES)
+AUTO_SMALL_BELOW = 20_000  # training images under which "auto" picks "small"
+RECIPE_NAMES = ("auto", *RECIPES)
+
+
+def get_recipe(name: str, arch: str, n_train: int | None = None, **overrides) -> Recipe:
+    """The named recipe for ``arch``; ``overrides`` (e.g. ``epochs=3``) replace fields.
+
+    ``auto`` is ``small`` below ``AUTO_SMALL_BELOW`` training images (``n_train``),
+    else ``fast``: large batches leave too few steps on a small set.
+    """
+    check_choice(name, "recipe", RECIPE_NAMES)
+    if name == "auto":
+        name = "small" if n_train is not None and n_train < AUTO_SMALL_BELOW else "fast"
     recipe = RECIPES[name][arch]
     overrides = {k: v for k, v in overrides.items() if v is not None}
     return replace(recipe, **overrides) if overrides else recipe
