@@ -4,7 +4,13 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from acmlkit.factorization.als import ALS, als_half_step, notebook_half_step
+from acmlkit.factorization.als import (
+    ALS,
+    als_half_step,
+    batched_half_step,
+    notebook_half_step,
+    observed_pattern,
+)
 from acmlkit.factorization.data import make_ratings, synthetic
 from acmlkit.factorization.splits import bernoulli_split
 
@@ -197,18 +203,36 @@ def test_dense_input_with_nan_is_masked():
     assert model.row_counts_.tolist() == [2, 2, 2]
 
 
-def test_n_init_averages_the_members_predictions(small):
+def test_batched_half_step_with_offsets_matches_one_model_at_a_time():
+    rng = np.random.default_rng(5)
+    ratings = random_pattern(18, 12, 0.4, rng, empty_rows=(2,))
+    values = ratings.to_csr()
+    fixed = rng.standard_normal((3, 12, 4))
+    offsets = rng.standard_normal((3, 12))
+    reg = np.array([0.2, 0.4, 0.1, 1.0])
+    solved, sse = batched_half_step(values, observed_pattern(values), fixed, reg,
+                                    offsets=offsets, reg_exponent=0.5)
+    for b in range(3):
+        targets = values.copy()
+        targets.data = values.data - offsets[b, values.indices]
+        one, one_sse = als_half_step(targets, fixed[b], reg, reg_exponent=0.5,
+                                     return_sse=True)
+        np.testing.assert_allclose(solved[b], one, atol=1e-12)
+        assert sse[b] == pytest.approx(one_sse, rel=1e-10)
+
+
+def test_n_init_averages_independent_models(small):
     params = dict(n_factors=3, u_lambda=0.5, v_lambda=0.5, max_iter=6, tol=0, random_state=4)
     averaged = ALS(n_init=3, **params).fit(small)
     single = ALS(**params).fit(small)
-    assert averaged.row_factors_.shape == (30, 9) and len(averaged.member_histories_) == 3
-    def objectives(history):
-        return [h["objective"] for h in history]
-
-    assert objectives(averaged.member_histories_[0]) == objectives(single.history_)
-    assert objectives(averaged.member_histories_[1]) != objectives(single.history_)
-    # The squared error of an average is at most the average squared error
-    # (Jensen), with equality only if the members agree.
+    assert averaged.row_factors_.shape == (30, 9)
+    # The first model is the one n_init=1 fits; the others start elsewhere.
+    np.testing.assert_allclose(averaged.row_factors_[:, :3] * np.sqrt(3),
+                               single.row_factors_, atol=1e-12)
+    assert not np.allclose(averaged.row_factors_[:, 3:6], averaged.row_factors_[:, :3])
+    objective = np.array([h["objective"] for h in averaged.history_])
+    assert np.all(np.diff(objective) <= 0)
+    # The squared error of an average is at most the models' average squared
+    # error (Jensen), with equality only if the models agree.
     averaged_mse = np.mean((small.values - averaged.predict(small)) ** 2)
-    member_mse = np.mean([h[-1]["train_mse"] for h in averaged.member_histories_])
-    assert averaged_mse < member_mse
+    assert averaged_mse < averaged.history_[-1]["train_mse"]
