@@ -10,6 +10,7 @@ from acmlkit.factorization.als import (
     batched_half_step,
     notebook_half_step,
     observed_pattern,
+    stacked_cholesky,
 )
 from acmlkit.factorization.data import make_ratings, synthetic
 from acmlkit.factorization.splits import bernoulli_split
@@ -236,3 +237,14 @@ def test_n_init_averages_independent_models(small):
     # error (Jensen), with equality only if the models agree.
     averaged_mse = np.mean((small.values - averaged.predict(small)) ** 2)
     assert averaged_mse < averaged.history_[-1]["train_mse"]
+
+
+@pytest.mark.parametrize("D", [1, 3, 5, 12, 14])
+def test_stacked_cholesky_matches_lapack(D):
+    rng = np.random.default_rng(D)
+    A = rng.standard_normal((50, D, D))
+    spd = A @ A.transpose(0, 2, 1) + 0.1 * np.eye(D)
+    np.testing.assert_allclose(stacked_cholesky(spd), np.linalg.cholesky(spd), atol=1e-12)
+    spd[7] = -np.eye(D)
+    with pytest.raises(np.linalg.LinAlgError):
+        stacked_cholesky(spd)

@@ -146,7 +146,7 @@ def batched_half_step(
     gram[:, :, diag, diag] += penalty[:, None, :]
     gram[counts == 0] = np.eye(D)
     try:
-        chol = np.linalg.cholesky(gram.reshape(m * B, D, D))
+        chol = stacked_cholesky(gram.reshape(m * B, D, D))
     except np.linalg.LinAlgError:
         raise ValueError(
             "the normal equations of some row are singular (fewer observed entries than "
@@ -161,6 +161,35 @@ def batched_half_step(
     sse = (targets_sq - np.einsum("mbd,mbd->b", solved, rhs)
            - np.einsum("md,mbd->b", penalty, solved**2))
     return solved.transpose(1, 0, 2), np.maximum(sse, 0.0)
+
+
+def stacked_cholesky(gram: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factors of stacked symmetric positive definite ``(N, D, D)`` matrices.
+
+    For ``D <= 12`` the factorisation runs column by column, vectorised over the
+    ``N`` matrices: LAPACK's per-matrix call overhead dominates for tiny
+    matrices (about 15x slower for 10,000 5 x 5 systems here). Larger ``D`` goes
+    to :func:`numpy.linalg.cholesky`.
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        When some matrix is not positive definite.
+    """
+    N, D, _ = gram.shape
+    if D > 12:
+        return np.linalg.cholesky(gram)
+    chol = np.zeros_like(gram)
+    for j in range(D):
+        row = chol[:, j, :j]
+        pivot = gram[:, j, j] - np.einsum("nk,nk->n", row, row)
+        if not np.all(pivot > 0):
+            raise np.linalg.LinAlgError("matrix is not positive definite")
+        chol[:, j, j] = root = np.sqrt(pivot)
+        if j + 1 < D:
+            below = gram[:, j + 1 :, j] - np.einsum("nik,nk->ni", chol[:, j + 1 :, :j], row)
+            chol[:, j + 1 :, j] = below / root[:, None]
+    return chol
 
 
 def cholesky_solve(chol: np.ndarray, rhs: np.ndarray) -> np.ndarray:
