@@ -9,9 +9,9 @@ entries ``(i, j) in Omega`` by minimising
 
 where ``s_i = n_i ** reg_exponent`` for a row with ``n_i`` observed entries:
 1 for the plain ridge penalty (``reg_exponent=0``), ``n_i`` for ALS-WR
-(``reg_exponent=1``, Zhou et al. 2008). ``mu`` is the training mean and stays fixed. Each
-half step solves every row's ``(K + 1) x (K + 1)`` normal equations exactly,
-so the objective never increases. ``method="notebook"`` instead reproduces the
+(``reg_exponent=1``, Zhou et al. 2008). ``mu`` is the training mean and stays
+fixed. Each half step solves every row's ``(K + 1) x (K + 1)`` normal equations
+exactly, so the objective never increases. ``method="notebook"`` instead reproduces the
 exercise's unmasked ALS, which treats every missing entry as an observed zero.
 """
 
@@ -263,8 +263,9 @@ class ALS:
         validation, see ``benchmarks/bench_mf.py``).
     method : {"masked", "notebook"}
         ``"notebook"`` reproduces the exercise's unmasked ALS (missing entries as
-        zeros, no mean or biases whatever ``biases`` says, uniform ``[0, 1)``
-        init); for comparison only.
+        zeros, uniform ``[0, 1)`` init, plain ridge penalties; no mean or biases
+        and no count weighting, whatever ``biases`` and ``reg_exponent`` say);
+        for comparison only.
     max_iter : int
         Full sweeps (rows then columns).
     tol : float
@@ -279,7 +280,7 @@ class ALS:
         Fit this many models from independent initialisations side by side (one
         batched solve per half step) and average their predictions, stored as
         one model of rank ``n_init * K``. Averaging smooths over ALS's local
-        optima: 0.003-0.004 lower RMSE on MovieLens 100K.
+        optima: about 0.01 lower RMSE on MovieLens 100K with 8 inits.
     dtype : {"float64", "float32"}
     random_state : None, int or numpy Generator
 

@@ -278,7 +278,7 @@ def load_movielens(variant: str = "100k", *, folder: str | Path | None = None) -
     """
     check_choice(variant, "variant", set(MOVIELENS))
     spec = MOVIELENS[variant]
-    folder = Path(folder) if folder is not None else cache_dir() / "movielens"
+    folder = Path(folder) if folder is not None else cache_dir()
     member = spec["member"]
     archive = fetch(
         spec["url"], spec["md5"], algorithm="md5", folder=folder,

@@ -29,7 +29,7 @@ def plot_study_curves(result: StudyResult, path: str | Path, *, method: str = "m
     if not curves:
         raise ValueError(f"method must be one of {sorted({c['method'] for c in result.curves})}, "
                          f"got {method!r}")
-    cols = min(len(curves), 3)
+    cols = math.ceil(math.sqrt(len(curves)))
     rows = math.ceil(len(curves) / cols)
     fig, axes = new_figure(4.0 * cols, 3.0 * rows)
     fig.clear()
