@@ -1,3 +1,4 @@
+import numpy as np
 from typer.testing import CliRunner
 
 from acmlkit.cli import app
@@ -28,10 +29,19 @@ def test_fit_writes_results_model_and_predictions(tmp_path):
         assert (out / name).is_file()
 
 
+def write_matrix(tmp_path):
+    """A 20 x 15 rank-2 matrix as a dense CSV file."""
+    rng = np.random.default_rng(0)
+    matrix = rng.standard_normal((20, 2)) @ rng.standard_normal((2, 15))
+    path = tmp_path / "m.csv"
+    np.savetxt(path, matrix, delimiter=",")
+    return path
+
+
 def test_study_then_plot_from_saved_result(tmp_path):
     out = tmp_path / "k"
     result = run("study", "k", "--values", "2,4", "--seeds", "0", "--iterations", "3",
-                 "--out", str(out))
+                 "--p", "0.5", "--data", str(write_matrix(tmp_path)), "--out", str(out))
     assert result.exit_code == 0, result.output
     assert "masked" in result.output and "notebook" in result.output
     again = run("plot", str(out / "result.json"), "--out", str(tmp_path / "figs"))

@@ -143,3 +143,17 @@ def test_real_movielens_100k(ml100k_path):
     r = read_ratings(ml100k_path)
     assert (r.shape, r.nnz) == ((943, 1682), 100_000)
     assert set(np.unique(r.values)) == {1.0, 2.0, 3.0, 4.0, 5.0}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1.5e+00,2.0e-01\n", "dense"),
+        (",nan,3\n", "dense"),
+        ("196\t242\t3\t881250949\n", "ratings"),
+        ("1::1193::5::978300760\n", "ratings"),
+        ("userId,movieId,rating\n", "ratings"),
+    ],
+)
+def test_sniff_format(tmp_path, text, expected):
+    assert data.sniff_format(write(tmp_path, text)) == expected

@@ -262,6 +262,17 @@ def parse_ratings(text: str, *, source: str = "ratings", duplicates: str = "reje
                                 duplicates=duplicates, source=source)
 
 
+def sniff_format(path: str | Path) -> str:
+    """``"ratings"`` for tab- or ``::``-separated lines or a CSV whose first cell is
+    not a number (a header), else ``"dense"``."""
+    with Path(path).open() as fh:
+        first = fh.readline()
+    if "\t" in first or "::" in first:
+        return "ratings"
+    cell = first.split(",")[0].strip()
+    return "dense" if not cell or _is_number(cell) else "ratings"
+
+
 def _is_number(text: str) -> bool:
     try:
         float(text)

@@ -23,6 +23,7 @@ from acmlkit.factorization.data import (
     load_movielens,
     read_dense_csv,
     read_ratings,
+    sniff_format,
     synthetic,
 )
 from acmlkit.factorization.splits import (
@@ -92,12 +93,7 @@ def load_data(config: DataConfig) -> Ratings:
             f"no data file at {path}; pass a file, 'synthetic', 'movielens-100k' or "
             "'movielens-1m'"
         )
-    fmt = config.format
-    if fmt == "auto":
-        with path.open() as fh:
-            first = fh.readline()
-        looks_like_triples = "\t" in first or "::" in first or any(c.isalpha() for c in first)
-        fmt = "ratings" if looks_like_triples and "nan" not in first.lower() else "dense"
+    fmt = sniff_format(path) if config.format == "auto" else config.format
     if fmt == "ratings":
         return read_ratings(path, duplicates=config.duplicates)
     return read_dense_csv(path, zero_is_missing=config.zero_is_missing)
