@@ -143,7 +143,12 @@ def plot_fit_history(result: FitResult, path: str | Path) -> Path:
     ax.set_xlabel("sweep")
     ax.set_ylabel("root mean squared error (unclipped)")
     c = result.config
-    ax.set_title(f"{c.method} ALS, K = {c.n_factors}, λ_u = {c.u_lambda}, λ_v = {c.v_lambda}")
+    title = f"{c.method} ALS, K = {c.n_factors}, λ_u = {c.u_lambda}, λ_v = {c.v_lambda}"
+    if c.reg_exponent:
+        title += f" (x n^{c.reg_exponent:g})"
+    if c.n_init > 1:
+        title += f", {c.n_init} inits averaged\n(train: mean over inits; test: the average)"
+    ax.set_title(title)
     ax.legend()
     return save_figure(fig, path)
 
