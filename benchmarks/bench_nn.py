@@ -20,8 +20,6 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 from acmlkit.nets.data import load_image_folder
 from acmlkit.nets.experiments import (
     PermutationStudyConfig,
@@ -50,6 +48,9 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-notebook", action="store_true",
                         help="skip the slow notebook recipe (no speed-ups reported)")
     args = parser.parse_args(argv)
+    # Imported here, after acmlkit.nets has set its OpenMP wait policy.
+    import torch
+
     if not ARCHIVE.is_file():
         print(f"SKIP bench_nn: {ARCHIVE} not found (real CIFAR-10 is needed)")
         return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 
 import numpy as np
@@ -20,6 +21,9 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+USER_CACHE = os.environ.get("ACMLKIT_DATA")
 
 
 @pytest.fixture(autouse=True)
@@ -116,3 +120,12 @@ def batch_writer():
 def tree_writer():
     """:func:`write_image_tree`, for tests that add images to a tree."""
     return write_image_tree
+
+
+@pytest.fixture
+def user_cache(monkeypatch):
+    """The user's own cache folder, so real data decoded once is reused across runs."""
+    if USER_CACHE is None:
+        monkeypatch.delenv("ACMLKIT_DATA", raising=False)
+    else:
+        monkeypatch.setenv("ACMLKIT_DATA", USER_CACHE)

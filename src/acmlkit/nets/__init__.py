@@ -8,3 +8,11 @@
 - :mod:`acmlkit.nets.experiments`: one training run and the permutation study.
 - :mod:`acmlkit.nets.figures`: figures drawn from saved results.
 """
+
+import os
+
+# On a shared CPU, OpenMP threads that spin while they wait stall torch badly when
+# another process holds a core: measured on 2 shared cores, a CNN epoch took 85 s
+# with spinning and 18 s with sleeping waits (benchmarks/RESULTS.md). Only effective
+# if torch has not been imported yet; a user's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
