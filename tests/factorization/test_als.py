@@ -10,7 +10,7 @@ from acmlkit.factorization.als import (
     batched_half_step,
     notebook_half_step,
     observed_pattern,
-    stacked_cholesky,
+    packed_cholesky_solve,
 )
 from acmlkit.factorization.data import make_ratings, synthetic
 from acmlkit.factorization.splits import bernoulli_split
@@ -240,14 +240,19 @@ def test_n_init_averages_independent_models(small):
 
 
 @pytest.mark.parametrize("D", [1, 3, 5, 12, 14])
-def test_stacked_cholesky_matches_lapack(D):
+def test_packed_cholesky_solve_matches_numpy_solve(D):
     rng = np.random.default_rng(D)
     A = rng.standard_normal((50, D, D))
     spd = A @ A.transpose(0, 2, 1) + 0.1 * np.eye(D)
-    np.testing.assert_allclose(stacked_cholesky(spd), np.linalg.cholesky(spd), atol=1e-12)
+    b = rng.standard_normal((50, D))
+    iu, ju = np.triu_indices(D)
+    upper = np.ascontiguousarray(spd[:, iu, ju].T)
+    expected = np.linalg.solve(spd, b[:, :, None])[:, :, 0]
+    np.testing.assert_allclose(packed_cholesky_solve(upper, b.T.copy()).T, expected,
+                               rtol=1e-9, atol=1e-9)
     spd[7] = -np.eye(D)
     with pytest.raises(np.linalg.LinAlgError):
-        stacked_cholesky(spd)
+        packed_cholesky_solve(np.ascontiguousarray(spd[:, iu, ju].T), b.T.copy())
 
 
 @pytest.mark.realdata

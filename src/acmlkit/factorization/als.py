@@ -123,6 +123,7 @@ def batched_half_step(
     """
     B, n, D = fixed.shape
     m = values.shape[0]
+    N = m * B
     dtype = fixed.dtype
     counts = np.diff(values.indptr)
     iu, ju = np.triu_indices(D)
@@ -132,73 +133,107 @@ def batched_half_step(
         columns.append(offsets[:, :, None] * fixed)
     stacked = np.concatenate(columns, axis=2)
     width = stacked.shape[2]
+    # One contiguous vector of length N per matrix entry (structure of arrays),
+    # systems in (row, model) order: the solver below then works on whole
+    # vectors, never on tiny per-system matrices.
     left = np.asarray(pattern @ stacked.transpose(1, 0, 2).reshape(n, B * width))
-    left = left.reshape(m, B, width)
-    rhs = np.asarray(values @ fixed.transpose(1, 0, 2).reshape(n, B * D)).reshape(m, B, D)
+    left = np.ascontiguousarray(left.reshape(N, width).T)
+    rhs = np.asarray(values @ fixed.transpose(1, 0, 2).reshape(n, B * D))
+    rhs = np.ascontiguousarray(rhs.reshape(N, D).T)
     if offsets is not None:
-        rhs -= left[:, :, T:]
-    upper_index = np.empty((D, D), dtype=np.intp)
-    upper_index[iu, ju] = upper_index[ju, iu] = np.arange(T)
-    gram = np.take(left[:, :, :T], upper_index.ravel(), axis=2).reshape(m, B, D, D)
+        rhs -= left[T:]
+    upper = left[:T]
     scale = counts.astype(dtype) ** reg_exponent
     penalty = scale[:, None] * np.broadcast_to(np.asarray(reg, dtype), (D,))
-    diag = np.arange(D)
-    gram[:, :, diag, diag] += penalty[:, None, :]
-    gram[counts == 0] = np.eye(D)
+    diagonal = np.flatnonzero(iu == ju)
+    upper[diagonal] += np.repeat(penalty, B, axis=0).T
+    empty = np.repeat(counts == 0, B)
+    if empty.any():
+        upper[:, empty] = 0
+        upper[np.ix_(diagonal, np.flatnonzero(empty))] = 1
     try:
-        chol = stacked_cholesky(gram.reshape(m * B, D, D))
+        solved = packed_cholesky_solve(upper, rhs)
     except np.linalg.LinAlgError:
         raise ValueError(
             "the normal equations of some row are singular (fewer observed entries than "
             f"factors, K + biases = {D}, with zero regularisation); raise u_lambda/v_lambda"
         ) from None
-    solved = cholesky_solve(chol, rhs.reshape(m * B, D)).reshape(m, B, D)
+    solved = solved.reshape(D, m, B)
     targets_sq = np.full(B, values.data @ values.data)
     if offsets is not None:
         col_sums = np.asarray(values.sum(axis=0)).ravel()
         col_counts = np.asarray(pattern.sum(axis=0)).ravel()
         targets_sq += -2 * offsets @ col_sums + offsets**2 @ col_counts
-    sse = (targets_sq - np.einsum("mbd,mbd->b", solved, rhs)
-           - np.einsum("md,mbd->b", penalty, solved**2))
-    return solved.transpose(1, 0, 2), np.maximum(sse, 0.0)
+    sse = (targets_sq - np.einsum("dmb,dmb->b", solved, rhs.reshape(D, m, B))
+           - np.einsum("md,dmb->b", penalty, solved**2))
+    return solved.transpose(2, 1, 0), np.maximum(sse, 0.0)
 
 
-def stacked_cholesky(gram: np.ndarray) -> np.ndarray:
-    """Lower Cholesky factors of stacked symmetric positive definite ``(N, D, D)`` matrices.
+def packed_cholesky_solve(upper: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Solve ``N`` symmetric positive definite ``D x D`` systems by Cholesky.
 
-    For ``D <= 12`` the factorisation runs column by column, vectorised over the
-    ``N`` matrices: LAPACK's per-matrix call overhead dominates for tiny
-    matrices (about 15x slower for 10,000 5 x 5 systems here). Larger ``D`` goes
-    to :func:`numpy.linalg.cholesky`.
+    The systems are stored entry by entry: row ``t`` of ``upper`` holds entry
+    ``(np.triu_indices(D)[0][t], np.triu_indices(D)[1][t])`` of all ``N``
+    matrices. For ``D <= 12`` the factorisation and the two triangular solves
+    run on these length-``N`` vectors, ``O(D^3)`` vector operations in all;
+    LAPACK's per-matrix call overhead makes it several times slower for the
+    small systems of ALS. Larger ``D`` goes to :func:`numpy.linalg.cholesky`.
+
+    Parameters
+    ----------
+    upper : ndarray of shape (D(D+1)/2, N)
+    rhs : ndarray of shape (D, N)
+
+    Returns
+    -------
+    ndarray of shape (D, N)
 
     Raises
     ------
     numpy.linalg.LinAlgError
         When some matrix is not positive definite.
     """
-    N, D, _ = gram.shape
+    D = rhs.shape[0]
+    iu, ju = np.triu_indices(D)
+    index = np.empty((D, D), dtype=np.intp)
+    index[iu, ju] = index[ju, iu] = np.arange(iu.size)
     if D > 12:
-        return np.linalg.cholesky(gram)
-    chol = np.zeros_like(gram)
+        full = np.ascontiguousarray(upper[index].transpose(2, 0, 1))
+        return cholesky_solve(np.linalg.cholesky(full), np.ascontiguousarray(rhs.T)).T
+    # A pivot at rounding level relative to its diagonal entry means a singular
+    # matrix that rounding happened to leave positive.
+    tiny = D * np.finfo(upper.dtype).eps
+    low: dict[tuple[int, int], np.ndarray] = {}
     for j in range(D):
-        row = chol[:, j, :j]
-        pivot = gram[:, j, j] - np.einsum("nk,nk->n", row, row)
-        if not np.all(pivot > 0):
-            raise np.linalg.LinAlgError("matrix is not positive definite")
-        chol[:, j, j] = root = np.sqrt(pivot)
-        if j + 1 < D:
-            below = gram[:, j + 1 :, j] - np.einsum("nik,nk->ni", chol[:, j + 1 :, :j], row)
-            chol[:, j + 1 :, j] = below / root[:, None]
-    return chol
+        pivot = upper[index[j, j]].copy()
+        for k in range(j):
+            pivot -= low[j, k] ** 2
+        if not np.all(pivot > tiny * upper[index[j, j]]):
+            raise np.linalg.LinAlgError("a matrix is not positive definite")
+        low[j, j] = np.sqrt(pivot)
+        for i in range(j + 1, D):
+            entry = upper[index[i, j]].copy()
+            for k in range(j):
+                entry -= low[i, k] * low[j, k]
+            low[i, j] = entry / low[j, j]
+    forward = []
+    for i in range(D):
+        entry = rhs[i].copy()
+        for k in range(i):
+            entry -= low[i, k] * forward[k]
+        forward.append(entry / low[i, i])
+    solved: list[np.ndarray] = [forward[0]] * D
+    for i in range(D - 1, -1, -1):
+        entry = forward[i]
+        for k in range(i + 1, D):
+            entry -= low[k, i] * solved[k]
+        solved[i] = entry / low[i, i]
+    return np.stack(solved)
 
 
 def cholesky_solve(chol: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """Solve ``L L^T x = b`` for stacked lower factors ``(m, D, D)`` and ``b`` of shape (m, D).
-
-    Forward and back substitution vectorised over the ``m`` systems: for the
-    small ``D`` of matrix factorisation this beats a batched LAPACK call, whose
-    per-matrix overhead dominates.
-    """
+    """Solve ``L L^T x = b`` for stacked lower factors ``(m, D, D)`` and ``b`` of shape (m, D),
+    by forward and back substitution vectorised over the ``m`` systems."""
     D = rhs.shape[1]
     y = np.empty_like(rhs)
     for d in range(D):
