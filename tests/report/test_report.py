@@ -15,7 +15,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def report_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    run_report(out, ReportConfig(seed=0), echo=lambda message: None)
+    run_report(out, ReportConfig(seed=0, quick=True), echo=lambda message: None)
     return out
 
 

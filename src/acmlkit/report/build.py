@@ -15,13 +15,32 @@ PAGE = "report.html"
 
 @dataclass(frozen=True)
 class ReportConfig:
-    """What the report runs on; the defaults need no download."""
+    """What the report runs on; the defaults need no download.
+
+    ``images`` is ``synthetic``, ``cifar10`` or an image folder/archive;
+    ``matrix`` is ``synthetic``, ``movielens-100k`` or a CSV/ratings file.
+    ``quick`` runs one seed and, for the networks, fewer images: a smoke test.
+    """
 
     seed: int = 0
+    images: str = "synthetic"
+    matrix: str = "synthetic"
+    quick: bool = False
 
 
 PARTS = {
-    "mixture": (sections.run_mixture, sections.mixture_sections),
+    "mixture": (
+        lambda out, c: sections.run_mixture(out, c.seed),
+        sections.mixture_sections,
+    ),
+    "mf": (
+        lambda out, c: sections.run_factorization(out, c.seed, c.matrix, c.quick),
+        sections.factorization_sections,
+    ),
+    "nn": (
+        lambda out, c: sections.run_nets(out, c.seed, c.images, c.quick),
+        sections.nets_sections,
+    ),
 }
 
 
@@ -33,7 +52,7 @@ def run_report(out_dir: str | Path, config: ReportConfig = ReportConfig(), echo=
     for name, (run, _) in PARTS.items():
         echo(f"[report] running {name} ...")
         start = time.perf_counter()
-        run(out / name, config.seed)
+        run(out / name, config)
         timings[name] = time.perf_counter() - start
     save_json(timings, out / "timings.json")
     return build_page(out)
@@ -51,7 +70,10 @@ def build_page(out_dir: str | Path) -> Path:
     for name, (_, build) in PARTS.items():
         page_sections.extend(build(out / name))
     config = load_json(out / "report_config.json")
-    footer = f"acmlkit report, seed {config['seed']}; results and figures in {out.resolve()}"
+    footer = (
+        f"acmlkit report: seed {config['seed']}, images {config['images']}, matrix "
+        f"{config['matrix']}; results and figures in {out.resolve()}"
+    )
     path = out / PAGE
     path.write_text(render_page("Exercise session 4, done properly", page_sections, footer))
     return path

@@ -15,10 +15,21 @@ def report(
         None, "--from", help="Rebuild the page from results saved here, without re-running."
     ),
     seed: int = typer.Option(0, help="Seed of the run."),
+    images: str = typer.Option(
+        "synthetic", help="Images: synthetic, cifar10 (downloaded), or a folder/archive."
+    ),
+    matrix: str = typer.Option(
+        "synthetic", help="Matrix: synthetic, movielens-100k, or a CSV/ratings file."
+    ),
+    quick: bool = typer.Option(False, help="One seed and fewer images: a smoke test."),
 ) -> None:
     """Run the whole exercise session on built-in data and write one HTML page."""
     if from_dir is not None:
         path = build_page(from_dir)
     else:
-        path = run_report(out, ReportConfig(seed=seed), echo=lambda m: typer.echo(m, err=True))
+        path = run_report(
+            out,
+            ReportConfig(seed=seed, images=images, matrix=matrix, quick=quick),
+            echo=lambda m: typer.echo(m, err=True),
+        )
     typer.echo(f"wrote {path}")
