@@ -49,6 +49,7 @@ def test_joblib_gives_the_same_results(sequential, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(120)
 def test_inprocess_dask_gives_the_same_results(sequential, tmp_path):
     run_sweep(SPEC, tmp_path, jobs=2, cluster="inprocess")
     assert results_by_key(tmp_path) == sequential
@@ -105,6 +106,7 @@ SLOW_SPEC = SweepSpec(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(180)
 def test_interrupted_sweep_resumes_without_loss_or_duplicates(tmp_path):
     spec_file = tmp_path / "sweep.toml"
     spec_file.write_text(
@@ -204,6 +206,7 @@ def dask_cluster(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(180)
 def test_real_dask_cluster_gives_the_same_results(sequential, dask_cluster, tmp_path):
     address, _ = dask_cluster
     run_sweep(SPEC, tmp_path, scheduler=address)
@@ -211,6 +214,7 @@ def test_real_dask_cluster_gives_the_same_results(sequential, dask_cluster, tmp_
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(180)
 def test_killing_a_worker_mid_sweep_completes_every_trial_once(dask_cluster, tmp_path):
     address, procs = dask_cluster
     out = tmp_path / "out"
