@@ -85,7 +85,7 @@ def main(argv=None) -> int:
 
     study = run_permutation_study(
         PermutationStudyConfig(data=str(ARCHIVE), recipe="fast", seeds=(0,), n_train=None,
-                               n_test=None),
+                               n_test=None, n_jobs=1),
         dataset=data,
     )
     fast = {(r.arch, r.condition): r for r in study.runs}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from acmlkit.nets.experiments import (
@@ -54,7 +56,7 @@ def test_study_round_trip_and_figure(study, tmp_path):
 def test_notebook_condition_reuses_the_plain_model_faithfully(shapes):
     small = shapes.subsample(300, 200)
     config = PermutationStudyConfig(conditions=("none", "notebook"), archs=("mlp",), seeds=(2,),
-                                    epochs=1)
+                                    epochs=1, n_jobs=1)
     shortcut = run_permutation_study(config, dataset=small).runs[1]
     direct, _ = run_training(
         TrainConfig(arch="mlp", recipe="small", permutation="notebook", seed=2, epochs=1),
@@ -62,6 +64,17 @@ def test_notebook_condition_reuses_the_plain_model_faithfully(shapes):
     )
     assert shortcut.condition == "notebook"
     assert shortcut.accuracy == direct.evaluation.accuracy
+
+
+def test_worker_processes_give_the_in_process_results(shapes):
+    small = shapes.subsample(300, 100)
+    config = PermutationStudyConfig(conditions=("none", "fixed"), seeds=(0, 1), epochs=1,
+                                    n_jobs=1)
+    alone = run_permutation_study(config, dataset=small)
+    parallel = run_permutation_study(replace(config, n_jobs=2), dataset=small)
+    assert [(r.arch, r.condition, r.seed, r.accuracy, r.per_class_accuracy)
+            for r in parallel.runs] == [(r.arch, r.condition, r.seed, r.accuracy,
+                                        r.per_class_accuracy) for r in alone.runs]
 
 
 def test_training_run_saves_model_result_and_figures(shapes, tmp_path):

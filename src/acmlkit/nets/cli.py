@@ -128,7 +128,7 @@ def evaluate(
 @study_app.command("permutation")
 def study_permutation(
     data: str = typer.Option("synthetic", help=DATA_HELP),
-    seeds: str = typer.Option("0,1,2", help="comma-separated seeds"),
+    seeds: str = typer.Option("0,1", help="comma-separated seeds (more: tighter error bars)"),
     conditions: str = typer.Option(
         "none,fixed,per-image,notebook", help="comma-separated permutation conditions"
     ),
@@ -139,7 +139,8 @@ def study_permutation(
     n_train: int = typer.Option(3000, help="random subset of the training images (0: all)"),
     n_test: int = typer.Option(1000, help="random subset of the test images (0: all)"),
     out: Path = typer.Option(None, help="folder for study.json, CSV tables and the figure"),
-    threads: int = typer.Option(None, help="torch CPU threads"),
+    jobs: int = typer.Option(2, help="worker processes, one torch thread each (1: in-process)"),
+    threads: int = typer.Option(None, help="torch CPU threads, with --jobs 1"),
 ) -> None:
     """Train CNN and MLP under each permutation condition over several seeds; print the table."""
     from acmlkit.nets.experiments import PermutationStudyConfig, run_permutation_study
@@ -157,6 +158,7 @@ def study_permutation(
         epochs=epochs,
         n_train=n_train or None,
         n_test=n_test or None,
+        n_jobs=jobs,
     )
     if out is not None:
         save_json(config, out / "config.json")

@@ -83,7 +83,7 @@ RECIPES: dict[str, dict[str, Recipe]] = {
             schedule="onecycle", label_smoothing=0.1, flip=True, normalize="channel",
         ),
         "mlp": Recipe(
-            optimizer="adamw", lr=2e-3, weight_decay=0.05, batch_size=64, epochs=6,
+            optimizer="adamw", lr=2e-3, weight_decay=0.05, batch_size=128, epochs=6,
             schedule="onecycle", label_smoothing=0.1, normalize="channel",
         ),
     },
