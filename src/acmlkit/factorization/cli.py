@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -167,7 +168,7 @@ def study_cmd(
                        seeds=seed_list, data=data)
         if values is not None:
             changes["values"] = _numbers(values, "--values", int if study == "k" else float)
-        config = experiments.StudyConfig(**{**base.__dict__, **changes})
+        config = dataclasses.replace(base, **changes)
         save_json(config, out / "config.json")
         result = experiments.run_study(config)
         result.save(out)

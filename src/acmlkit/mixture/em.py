@@ -352,19 +352,20 @@ class _FeatureSource:
 
     def __init__(self, kernel, X: np.ndarray, cache: bool = True):
         self._kernel = kernel
+        self._n = X.shape[0]
         self._XT = np.ascontiguousarray(X.T)
         widest = max(kernel.width, kernel.K * kernel.D)
         self._step = max(256, _CHUNK_ELEMENTS // widest)
         self._cached = None
-        if cache and X.shape[0] * kernel.width * X.itemsize <= _FEATURE_CACHE_BYTES:
-            self._cached = np.empty((kernel.width, X.shape[0]), dtype=X.dtype)
+        if cache and self._n * kernel.width * X.itemsize <= _FEATURE_CACHE_BYTES:
+            self._cached = np.empty((kernel.width, self._n), dtype=X.dtype)
             for points in self.chunks():
                 self._cached[:, points] = kernel.features(self._XT[:, points])
+            self._XT = None  # the cached features hold everything the passes need
 
     def chunks(self):
-        n = self._XT.shape[1]
-        for start in range(0, n, self._step):
-            yield slice(start, min(start + self._step, n))
+        for start in range(0, self._n, self._step):
+            yield slice(start, min(start + self._step, self._n))
 
     def __getitem__(self, points: slice) -> np.ndarray:
         if self._cached is not None:

@@ -102,8 +102,6 @@ MF_STUDIES = ("p", "k", "lambda", "grid")
 
 
 def run_factorization(out: Path, seed: int, matrix: str = "synthetic", quick: bool = False) -> None:
-    import dataclasses
-
     from acmlkit.factorization import experiments as mf
 
     data = mf.DataConfig(source=matrix, seed=seed)
@@ -116,8 +114,7 @@ def run_factorization(out: Path, seed: int, matrix: str = "synthetic", quick: bo
     ratings = mf.load_data(data)
     for name, config in configs.items():
         mf.run_study(config, ratings).save(out / name)
-    grid = dataclasses.replace(mf.GridConfig(), data=data, seeds=seeds)
-    mf.run_grid(grid, ratings).save(out / "grid")
+    mf.run_grid(mf.GridConfig(data=data, seeds=seeds), ratings).save(out / "grid")
 
 
 def _study_table(summary: list[dict], parameter: str) -> Table:
