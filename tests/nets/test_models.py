@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from acmlkit.nets.models import NetConfig, build_model, count_parameters
+from acmlkit.nets.models import NetConfig, build_model, count_parameters, whiten_first_conv_
 
 
 class NotebookCNN(nn.Module):
@@ -81,3 +82,41 @@ def test_bad_config_values():
         NetConfig("rnn")
     with pytest.raises(ValueError, match=r"n_classes must be in \[2, None\], got 1"):
         NetConfig("mlp", n_classes=1)
+
+
+def _patches(images: np.ndarray, k: int) -> np.ndarray:
+    """Every k x k patch as a row, (C, k, k) flattened: a plain loop, not unfold."""
+    n, c, h, w = images.shape
+    rows = [images[i, :, r : r + k, s : s + k].ravel()
+            for i in range(n) for r in range(h - k + 1) for s in range(w - k + 1)]
+    return np.array(rows)
+
+
+def test_whitened_first_conv_decorrelates_the_leading_components():
+    rng = np.random.default_rng(0)
+    # Correlated channels, so that the principal components are far from the axes.
+    base = rng.normal(size=(40, 1, 16, 16))
+    images = np.concatenate([base, 0.5 * base + rng.normal(size=base.shape),
+                             rng.normal(size=base.shape)], axis=1)
+    model = build_model(NetConfig("cnn", height=16, width=16))
+    eps = 0.01
+    whiten_first_conv_(model, torch.as_tensor(images, dtype=torch.float32), eps=eps, chunk=7)
+
+    variances, vectors = np.linalg.eigh(np.cov(_patches(images, 5), rowvar=False, bias=True))
+    top = vectors[:, ::-1][:, :6]
+    filters = model.conv1.weight.detach().double().reshape(6, -1).numpy()
+    # Each filter is a leading principal direction (up to sign), scaled to whiten.
+    scale = 1 / np.sqrt(variances[::-1][:6] + eps)
+    np.testing.assert_allclose(np.abs(filters @ top), np.diag(scale), atol=1e-5)
+    responses = model.conv1(torch.as_tensor(images, dtype=torch.float32)).detach()
+    responses = responses.double().permute(1, 0, 2, 3).reshape(6, -1).numpy()
+    np.testing.assert_allclose(responses.mean(1), 0, atol=1e-4)
+    np.testing.assert_allclose(np.cov(responses, bias=True),
+                               np.diag(variances[::-1][:6] * scale**2), atol=1e-4)
+
+
+def test_whitening_needs_enough_patch_dimensions():
+    model = build_model(NetConfig("cnn", in_channels=1, height=16, width=16))
+    model.conv1 = torch.nn.Conv2d(1, 30, 5)
+    with pytest.raises(ValueError, match="conv1 has 30 filters but its patches only 25 dims"):
+        whiten_first_conv_(model, torch.zeros(2, 1, 16, 16))
