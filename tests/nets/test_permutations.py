@@ -76,7 +76,12 @@ def test_conditions(images):
     notebook = apply_condition(images, images, "notebook", rng(0))
     assert notebook.x_train is images and not np.array_equal(notebook.x_test, images)
     per_image = apply_condition(images, images, "per-image", rng(0))
-    assert per_image.train_flip is None
+    assert per_image.train_flip is None and per_image.test_flip is None
+    # Test-time flips follow the test images: none under per-image permutations,
+    # whatever the training images were.
+    assert notebook.test_flip is None and notebook.train_flip is not None
+    np.testing.assert_array_equal(fixed.test_flip, flip_map(5, 7, fixed.permutation))
+    np.testing.assert_array_equal(none.test_flip, flip_map(5, 7))
     with pytest.raises(ValueError, match=r"permutation must be one of .* got 'shuffle'"):
         apply_condition(images, images, "shuffle", rng(0))
 

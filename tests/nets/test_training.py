@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
 from acmlkit.errors import DataError
 from acmlkit.nets.models import NetConfig
+from acmlkit.nets.permutations import flip_map, permute_pixels
 from acmlkit.nets.training import (
     RECIPES,
     Recipe,
@@ -15,6 +18,7 @@ from acmlkit.nets.training import (
     get_recipe,
     load_model,
     normalization,
+    predict_logits,
     to_tensor,
 )
 
@@ -128,6 +132,53 @@ def test_save_and_load_predict_the_same(tiny, tmp_path):
     expected = trainer.model_.eval()(to_tensor(tiny[2], trainer.mean_, trainer.std_)).argmax(1)
     np.testing.assert_array_equal(loaded.predict(tiny[2]), expected.numpy())
     assert len(loaded.history) == 2
+
+
+def test_flip_scoring_averages_the_logits_of_image_and_flip(tiny, tmp_path):
+    recipe = replace(QUICK, test_flip=True)
+    trainer = Trainer(CONFIG, recipe, seed=0).fit(*tiny)
+    model = trainer.model_.eval()
+    x_test, y_test = to_tensor(tiny[2], trainer.mean_, trainer.std_), tiny[3]
+    with torch.no_grad():
+        by_hand = ((model(x_test) + model(x_test.flip(3))) / 2).argmax(1).numpy()
+    assert trainer.history_[-1]["test_accuracy"] == np.mean(by_hand == y_test)
+    loaded = load_model(trainer.save(tmp_path / "model.pt"))
+    assert loaded.test_flip
+    np.testing.assert_array_equal(loaded.predict(tiny[2], flip=flip_map(16, 16)), by_hand)
+    # Without a flip map (images where a flip means nothing) the plain logits decide.
+    with torch.no_grad():
+        plain = model(x_test).argmax(1).numpy()
+    np.testing.assert_array_equal(loaded.predict(tiny[2]), plain)
+
+
+def test_flip_scoring_in_permuted_space_flips_the_original_image(tiny):
+    trainer = Trainer(CONFIG, QUICK, seed=0).fit(*tiny)
+    perm = np.random.default_rng(1).permutation(16 * 16)
+    x = tiny[2]
+    flipped_then_permuted = to_tensor(permute_pixels(x[..., ::-1], perm), trainer.mean_,
+                                      trainer.std_)
+    permuted = to_tensor(permute_pixels(x, perm), trainer.mean_, trainer.std_)
+    with torch.no_grad():
+        expected = (trainer.model_(permuted) + trainer.model_(flipped_then_permuted)) / 2
+    got = predict_logits(trainer.model_, permuted, batch_size=5, flip=flip_map(16, 16, perm))
+    torch.testing.assert_close(got, expected)
+
+
+def test_whiten_init_sets_conv1_from_the_training_patches(tiny):
+    recipe = replace(QUICK, init="whiten", epochs=1)
+    start = Trainer(CONFIG, replace(recipe, lr=1e-12), seed=0).fit(*tiny[:2])
+    model = start.model_
+    x = to_tensor(tiny[0], start.mean_, start.std_)
+    # All 64 images are the sample (fewer than WHITEN_SAMPLE), so after a step of
+    # lr 1e-12 conv1's responses to them are still decorrelated with unit-ish variance.
+    with torch.no_grad():
+        responses = model.conv1(x).permute(1, 0, 2, 3).reshape(6, -1).double()
+    cov = torch.cov(responses, correction=0)
+    off_diagonal = cov - torch.diag(torch.diag(cov))
+    assert off_diagonal.abs().max() < 1e-3
+    assert torch.all(torch.diag(cov) > 0.9) and torch.all(torch.diag(cov) <= 1.0 + 1e-4)
+    with pytest.raises(ValueError, match="init='whiten' sets a CNN's first convolution; MLP"):
+        Trainer(NetConfig("mlp", 3, 16, 16, 4), recipe)
 
 
 def test_loading_the_wrong_file(tiny, tmp_path):

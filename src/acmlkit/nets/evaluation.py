@@ -50,11 +50,14 @@ class Evaluation:
 
 
 def evaluate(
-    trained: TrainedModel, images: np.ndarray, labels: np.ndarray, classes=None
+    trained: TrainedModel, images: np.ndarray, labels: np.ndarray, classes=None,
+    flip: np.ndarray | None = None,
 ) -> tuple[Evaluation, np.ndarray]:
     """Score ``trained`` on uint8 ``images`` ``(n, C, H, W)`` with ``labels`` ``(n,)``.
 
-    Returns the evaluation and the predictions, shape ``(n,)``.
+    ``flip`` is the images' flip map, for a model whose recipe scores with flips
+    (see :meth:`TrainedModel.logits`). Returns the evaluation and the predictions,
+    shape ``(n,)``.
     """
     k = trained.config.n_classes
     labels = np.asarray(labels, dtype=np.int64)
@@ -63,7 +66,7 @@ def evaluate(
             f"labels out of range: expected 0..{k - 1} for a {k}-class model, "
             f"got {labels.min()}..{labels.max()}"
         )
-    pred = trained.predict(images)
+    pred = trained.predict(images, flip=flip)
     conf = confusion_matrix(labels, pred, k)
     total, trainable = count_parameters(trained.model)
     names = classes or trained.classes or tuple(str(i) for i in range(k))

@@ -134,12 +134,12 @@ def run_training(
         net, recipe, seed=int(streams["training"].integers(2**31)), callback=callback,
         checkpoint_dir=Path(out) / "checkpoints" if out is not None else None,
     )
-    flip = prepared.train_flip if prepared.train_flip is not None else False
     trainer.fit(prepared.x_train, data.y_train, prepared.x_test, data.y_test,
-                flip=flip, resume=resume)
+                flip=prepared.train_flip, test_flip=prepared.test_flip, resume=resume)
     trained = TrainedModel(trainer.model_, net, trainer.mean_, trainer.std_, data.classes,
-                           trainer.history_)
-    evaluation, pred = evaluate(trained, prepared.x_test, data.y_test, data.classes)
+                           trainer.history_, recipe.test_flip)
+    evaluation, pred = evaluate(trained, prepared.x_test, data.y_test, data.classes,
+                                flip=prepared.test_flip)
     k = min(N_SAMPLES, len(data.y_test))
     result = TrainResult(
         config=config,
@@ -188,7 +188,8 @@ def evaluate_saved_model(
     # The training run's own stream, so 'fixed' draws the same permutation.
     rng = spawn_generators(seed, ["permutation", "training"])["permutation"]
     prepared = apply_condition(data_set.x_train, data_set.x_test, permutation, rng)
-    evaluation, _ = evaluate(trained, prepared.x_test, data_set.y_test, data_set.classes)
+    evaluation, _ = evaluate(trained, prepared.x_test, data_set.y_test, data_set.classes,
+                             flip=prepared.test_flip)
     return evaluation
 
 
@@ -341,7 +342,8 @@ def _study_job(
             streams = spawn_generators(seed, ["permutation", "training"])
             prepared = apply_condition(data.x_train, data.x_test, "notebook",
                                        streams["permutation"])
-            evaluation, _ = evaluate(plain, prepared.x_test, data.y_test, data.classes)
+            evaluation, _ = evaluate(plain, prepared.x_test, data.y_test, data.classes,
+                                     flip=prepared.test_flip)
             seconds = plain_seconds
         else:
             train_config = TrainConfig(

@@ -87,14 +87,16 @@ def flip_map(height: int, width: int, permutation: np.ndarray | None = None) -> 
 class PermutedData:
     """Images prepared for one condition.
 
-    ``train_flip`` is the flip augmentation's pixel map in the space of
-    ``x_train``, or None where a flip has no meaning (per-image permutations).
+    ``train_flip`` and ``test_flip`` are the pixel maps of a left-right flip in
+    the space of ``x_train`` and ``x_test``, or None where a flip has no meaning
+    (per-image permutations).
     """
 
     x_train: np.ndarray
     x_test: np.ndarray
     permutation: np.ndarray | None
     train_flip: np.ndarray | None
+    test_flip: np.ndarray | None
 
 
 def apply_condition(
@@ -112,16 +114,18 @@ def apply_condition(
     check_choice(condition, "permutation", CONDITIONS)
     _, _, h, w = x_train.shape
     if condition == "none":
-        return PermutedData(x_train, x_test, None, flip_map(h, w))
+        return PermutedData(x_train, x_test, None, flip_map(h, w), flip_map(h, w))
     if condition == "fixed":
         perm = draw_permutation(h * w, rng)
+        permuted_flip = flip_map(h, w, perm)
         return PermutedData(
-            permute_pixels(x_train, perm), permute_pixels(x_test, perm), perm, flip_map(h, w, perm)
+            permute_pixels(x_train, perm), permute_pixels(x_test, perm), perm,
+            permuted_flip, permuted_flip,
         )
     if condition == "per-image":
         return PermutedData(permute_each_image(x_train, rng), permute_each_image(x_test, rng),
-                            None, None)
-    return PermutedData(x_train, permute_each_image(x_test, rng), None, flip_map(h, w))
+                            None, None, None)
+    return PermutedData(x_train, permute_each_image(x_test, rng), None, flip_map(h, w), None)
 
 
 def permute_first_layer(
