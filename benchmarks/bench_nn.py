@@ -2,8 +2,9 @@
 
 Trains, in one process on 2 torch threads: the notebook recipe (SGD lr 0.001,
 momentum 0.9, batch 4, 2 epochs) and the fast recipe for both networks; the
-fast CNN for longer, to see when it passes 60 %; and both fast networks under
-each pixel-permutation condition. Data: ``../shared/datasets/cifar10-jpeg.tar.gz``
+fast CNN with seeds 0, 1 and 2, to see when each passes 60 % (with and without
+its test-time flips); and both fast networks under each pixel-permutation
+condition. Data: ``../shared/datasets/cifar10-jpeg.tar.gz``
 (skipped with a message when absent), decoded once into acmlkit's cache.
 
     .venv/bin/python benchmarks/bench_nn.py [--threads 2] [--skip-notebook]
@@ -34,7 +35,7 @@ ARCHIVE = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "
 TARGET_ACC = {"cnn": 0.54, "mlp": 0.49}
 TARGET_SPEEDUP = 10.0
 TARGET_CNN_60_SECONDS = 20.0
-LONG_CNN_EPOCHS = 4
+CNN_SEEDS = (0, 1, 2)
 
 
 def _time_to(history: list[dict], accuracy: float) -> float | None:
@@ -69,19 +70,19 @@ def main(argv=None) -> int:
 
     results = {}
 
-    def train(arch: str, recipe: str, epochs: int | None = None):
-        config = TrainConfig(arch=arch, data=str(ARCHIVE), recipe=recipe, epochs=epochs)
-        result, _ = run_training(config, dataset=data)
-        r = get_recipe(recipe, arch, epochs=epochs)
+    def train(arch: str, recipe: str, seed: int = 0):
+        config = TrainConfig(arch=arch, data=str(ARCHIVE), recipe=recipe, seed=seed)
+        result, trained = run_training(config, dataset=data)
+        r = get_recipe(recipe, arch)
         print(f"{arch:>4} {recipe:>9} {r.optimizer:>6} batch {r.batch_size:4d} "
               f"epochs {r.epochs}  train {result.train_seconds:7.1f} s  "
               f"test {100 * result.evaluation.accuracy:5.1f}%", flush=True)
-        return result
+        return result, trained
 
     print("model    recipe  optim  batch      epochs  training      accuracy")
     if not args.skip_notebook:
         for arch in ("cnn", "mlp"):
-            results[("notebook", arch)] = train(arch, "notebook")
+            results[("notebook", arch)], _ = train(arch, "notebook")
 
     study = run_permutation_study(
         PermutationStudyConfig(data=str(ARCHIVE), recipe="fast", seeds=(0,), n_train=None,
@@ -95,8 +96,22 @@ def main(argv=None) -> int:
         print(f"{arch:>4} {'fast':>9} {r.optimizer:>6} batch {r.batch_size:4d} "
               f"epochs {r.epochs}  train {run.train_seconds:7.1f} s  "
               f"test {100 * run.accuracy:5.1f}%", flush=True)
-    long_cnn = train("cnn", "fast", epochs=LONG_CNN_EPOCHS)
-    to_60 = _time_to(long_cnn.history, 0.60)
+
+    # The history scores each epoch as the recipe does (with flips); the plain
+    # accuracy drops them, for comparison with recipes that score without.
+    print("\nfast cnn by seed: test accuracy per epoch (training seconds)")
+    to_60 = {}
+    plain = {}
+    for seed in CNN_SEEDS:
+        result, trained = run_training(
+            TrainConfig(arch="cnn", data=str(ARCHIVE), recipe="fast", seed=seed), dataset=data
+        )
+        to_60[seed] = _time_to(result.history, 0.60)
+        plain[seed] = float((trained.predict(data.x_test) == data.y_test).mean())
+        epochs = "  ".join(f"{100 * h['test_accuracy']:.1f}% ({h['seconds']:.1f} s)"
+                           for h in result.history)
+        print(f"  seed {seed}: {epochs}; without test-time flips {100 * plain[seed]:.1f}%",
+              flush=True)
 
     print("\npermutation (fast recipe, seed 0): test accuracy")
     print(f"{'condition':>10} {'cnn':>6} {'mlp':>6}")
@@ -119,13 +134,15 @@ def main(argv=None) -> int:
             speedup[arch] = notebook_seconds / fast[(arch, "none")].train_seconds
             print(f"  {arch} speed-up over the notebook recipe {speedup[arch]:.1f}x >= "
                   f"{TARGET_SPEEDUP:.0f}x: {'PASS' if speedup[arch] >= TARGET_SPEEDUP else 'FAIL'}")
-    reached = "never" if to_60 is None else f"after {to_60:.1f} s"
-    ok = to_60 is not None and to_60 <= TARGET_CNN_60_SECONDS
-    print(f"  cnn reaches 60% {reached} of training ({LONG_CNN_EPOCHS}-epoch fast recipe, "
-          f"final {100 * long_cnn.evaluation.accuracy:.1f}%) <= {TARGET_CNN_60_SECONDS:.0f} s: "
-          f"{'PASS' if ok else 'FAIL'}")
+    for seed in CNN_SEEDS:
+        reached = "never" if to_60[seed] is None else f"after {to_60[seed]:.1f} s"
+        ok = to_60[seed] is not None and to_60[seed] <= TARGET_CNN_60_SECONDS
+        print(f"  cnn (seed {seed}) reaches 60% {reached} of training <= "
+              f"{TARGET_CNN_60_SECONDS:.0f} s: {'PASS' if ok else 'FAIL'}")
     print(f"  mlp under fixed within 1.5 points of none ({100 * mlp_shift:+.1f}): "
           f"{'PASS' if abs(mlp_shift) <= 0.015 else 'FAIL'}")
+
+    in_time = sum(t is not None and t <= TARGET_CNN_60_SECONDS for t in to_60.values())
 
     def fmt(value, spec=".4f"):
         return "nan" if value is None else format(value, spec)
@@ -138,7 +155,9 @@ def main(argv=None) -> int:
         f"mlp_speedup={fmt(speedup.get('mlp'), '.1f')} "
         f"cnn_fixed_perm_acc={fmt(fast[('cnn', 'fixed')].accuracy)} "
         f"mlp_fixed_perm_acc={fmt(fast[('mlp', 'fixed')].accuracy)} "
-        f"cnn_seconds_to_60={fmt(to_60, '.1f')}"
+        f"cnn_seconds_to_60={fmt(to_60[0], '.1f')} "
+        f"cnn_seeds_60_in_20s={in_time}/{len(CNN_SEEDS)} "
+        f"cnn_acc_without_test_flips={fmt(plain[0])}"
     )
     return 0
 
