@@ -105,7 +105,8 @@ def _seed_streams(seed: int) -> tuple[int, int]:
     return int(gens["split"].integers(2**32)), int(gens["init"].integers(2**32))
 
 
-def _metrics(model: ALS, train: Ratings, test: Ratings) -> dict:
+def split_metrics(model: ALS, train: Ratings, test: Ratings) -> dict:
+    """A fitted model's train and test MSE and RMSE, test MAE and cold-start counts."""
     train_mse = float(np.mean((train.values - model.predict(train)) ** 2))
     test_pred = model.predict(test)
     test_mse = float(np.mean((test.values - test_pred) ** 2))
@@ -253,7 +254,7 @@ def _run_study(config: StudyConfig, ratings: Ratings) -> StudyResult:
                 # every sweep would cost more than fitting.
                 model.fit(train, test=test if seed == config.seeds[0] else None)
                 row = {"method": method, "value": value, "seed": seed,
-                       **_metrics(model, train, test),
+                       **split_metrics(model, train, test),
                        "seconds": time.perf_counter() - start}
                 rows.append(row)
                 if seed == config.seeds[0]:

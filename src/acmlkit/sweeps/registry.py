@@ -10,8 +10,6 @@ import importlib
 import warnings
 from collections.abc import Callable
 
-import numpy as np
-
 
 def mixture_trial(
     *,
@@ -60,6 +58,7 @@ def als_trial(
     """
     from acmlkit.factorization.als import ALS
     from acmlkit.factorization.data import synthetic
+    from acmlkit.factorization.experiments import split_metrics
     from acmlkit.factorization.splits import bernoulli_split
     from acmlkit.rng import spawn_generators
 
@@ -74,9 +73,7 @@ def als_trial(
         max_iter=max_iter,
         random_state=streams["init"],
     ).fit(train)
-    train_mse = float(np.mean((train.values - model.predict(train)) ** 2))
-    test_mse = float(np.mean((test.values - model.predict(test)) ** 2))
-    return {"train_mse": train_mse, "test_mse": test_mse, "n_iter": model.n_iter_}
+    return {**split_metrics(model, train, test), "n_iter": model.n_iter_}
 
 
 EXPERIMENTS: dict[str, Callable[..., dict]] = {
