@@ -2,9 +2,9 @@
 
 Trains, in one process on 2 torch threads: the notebook recipe (SGD lr 0.001,
 momentum 0.9, batch 4, 2 epochs) and the fast recipe for both networks; the
-fast CNN with seeds 0, 1 and 2, to see when each passes 60 % (with and without
-its test-time flips); and both fast networks under each pixel-permutation
-condition. Data: ``../shared/datasets/cifar10-jpeg.tar.gz``
+fast CNN with 2 epochs and seeds 0, 1 and 2, to see when each passes 60 % (with
+and without its test-time flips); and both fast networks under each
+pixel-permutation condition. Data: ``../shared/datasets/cifar10-jpeg.tar.gz``
 (skipped with a message when absent), decoded once into acmlkit's cache.
 
     .venv/bin/python benchmarks/bench_nn.py [--threads 2] [--skip-notebook]
@@ -36,6 +36,7 @@ TARGET_ACC = {"cnn": 0.54, "mlp": 0.49}
 TARGET_SPEEDUP = 10.0
 TARGET_CNN_60_SECONDS = 20.0
 CNN_SEEDS = (0, 1, 2)
+CNN_60_EPOCHS = 2
 
 
 def _time_to(history: list[dict], accuracy: float) -> float | None:
@@ -99,12 +100,15 @@ def main(argv=None) -> int:
 
     # The history scores each epoch as the recipe does (with flips); the plain
     # accuracy drops them, for comparison with recipes that score without.
-    print("\nfast cnn by seed: test accuracy per epoch (training seconds)")
+    print(f"\nfast cnn, {CNN_60_EPOCHS} epochs, by seed: test accuracy per epoch "
+          "(training seconds)")
     to_60 = {}
     plain = {}
     for seed in CNN_SEEDS:
         result, trained = run_training(
-            TrainConfig(arch="cnn", data=str(ARCHIVE), recipe="fast", seed=seed), dataset=data
+            TrainConfig(arch="cnn", data=str(ARCHIVE), recipe="fast", seed=seed,
+                        epochs=CNN_60_EPOCHS),
+            dataset=data,
         )
         to_60[seed] = _time_to(result.history, 0.60)
         plain[seed] = float((trained.predict(data.x_test) == data.y_test).mean())
@@ -137,7 +141,7 @@ def main(argv=None) -> int:
     for seed in CNN_SEEDS:
         reached = "never" if to_60[seed] is None else f"after {to_60[seed]:.1f} s"
         ok = to_60[seed] is not None and to_60[seed] <= TARGET_CNN_60_SECONDS
-        print(f"  cnn (seed {seed}) reaches 60% {reached} of training <= "
+        print(f"  cnn ({CNN_60_EPOCHS} epochs, seed {seed}) reaches 60% {reached} of training <= "
               f"{TARGET_CNN_60_SECONDS:.0f} s: {'PASS' if ok else 'FAIL'}")
     print(f"  mlp under fixed within 1.5 points of none ({100 * mlp_shift:+.1f}): "
           f"{'PASS' if abs(mlp_shift) <= 0.015 else 'FAIL'}")
@@ -157,7 +161,7 @@ def main(argv=None) -> int:
         f"mlp_fixed_perm_acc={fmt(fast[('mlp', 'fixed')].accuracy)} "
         f"cnn_seconds_to_60={fmt(to_60[0], '.1f')} "
         f"cnn_seeds_60_in_20s={in_time}/{len(CNN_SEEDS)} "
-        f"cnn_acc_without_test_flips={fmt(plain[0])}"
+        f"cnn_60_run_acc_without_test_flips={fmt(plain[0])}"
     )
     return 0
 
