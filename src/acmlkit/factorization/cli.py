@@ -5,13 +5,18 @@ from __future__ import annotations
 import csv
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import typer
 
-from acmlkit.factorization import experiments, figures
+if TYPE_CHECKING:
+    from acmlkit.factorization.experiments import DataConfig
+
 from acmlkit.results import save_json
 
+# Commands import the experiment and figure modules themselves: they pull in scipy and
+# matplotlib, which every other `acml` command would otherwise pay for at start-up.
 app = typer.Typer(no_args_is_help=True, help="Matrix completion by alternating least squares.")
 
 _SOURCE_HELP = ("'synthetic' (375 x 500, rank 8), 'movielens-100k', 'movielens-1m' (downloaded "
@@ -42,7 +47,9 @@ def _clip(text: str | None) -> tuple[float, float] | None:
     return bounds
 
 
-def _data_config(source, fmt, zero_is_missing, duplicates, seed=0) -> experiments.DataConfig:
+def _data_config(source, fmt, zero_is_missing, duplicates, seed=0) -> DataConfig:
+    from acmlkit.factorization import experiments
+
     return experiments.DataConfig(source=source, format=fmt, zero_is_missing=zero_is_missing,
                                   duplicates=duplicates, seed=seed)
 
@@ -77,6 +84,8 @@ def fit_cmd(
     out: Path = typer.Option(Path("out/mf-fit"), help="Folder for results, model and figure."),
 ) -> None:
     """Fit ALS on a matrix and score it on held-out entries."""
+    from acmlkit.factorization import experiments, figures
+
     config = experiments.FitConfig(
         split=split, p=p, n_folds=folds, holdout=holdout, n_factors=k, u_lambda=u_lambda,
         v_lambda=v_lambda, bias_lambda=bias_lambda, biases=biases, reg_exponent=reg_exponent,
@@ -107,6 +116,8 @@ def fit_cmd(
 
 def _write_predictions(model, ratings, config, path: Path) -> None:
     """The first fold's test entries with their original ids, true value and prediction."""
+    from acmlkit.factorization import experiments
+
     split = experiments.fit_splits(ratings, config)[0]
     test = ratings.subset(split.test)
     pred = model.predict(test)
@@ -137,6 +148,8 @@ def study_cmd(
     out: Path | None = typer.Option(None, help="Folder (default out/mf-study-STUDY)."),
 ) -> None:
     """The notebook's studies, masked ALS beside the notebook's ALS, over seeds."""
+    from acmlkit.factorization import experiments, figures
+
     if study not in ("p", "k", "lambda", "grid"):
         raise ValueError(f"study must be one of p, k, lambda, grid, got {study!r}")
     out = out or Path(f"out/mf-study-{study}")
@@ -189,6 +202,8 @@ def plot_cmd(
     out: Path | None = typer.Option(None, help="Folder for figures (default: beside it)."),
 ) -> None:
     """Redraw the figures of a saved result without re-running anything."""
+    from acmlkit.factorization import experiments, figures
+
     loaded = experiments.load_result(result)
     paths = figures.plot_result(loaded, out or result.parent)
     typer.echo("wrote " + ", ".join(str(p) for p in paths))

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import typer
 
-from acmlkit.mixture import experiments, figures
 from acmlkit.results import load_json, save_json
 
+# Commands import the experiment and figure modules themselves: they pull in scipy and
+# matplotlib, which every other `acml` command would otherwise pay for at start-up.
 app = typer.Typer(no_args_is_help=True, help="Gaussian mixtures: responsibilities and EM.")
 
 
@@ -31,6 +32,8 @@ def responsibilities_cmd(
     out: Path | None = typer.Option(None, help="Also write the result as JSON here."),
 ) -> None:
     """Posterior p(component | x) of a 1-D Gaussian mixture, by log-sum-exp."""
+    from acmlkit.mixture import experiments
+
     config = experiments.ResponsibilitiesConfig(
         x=tuple(x), components=tuple(_parse_component(c) for c in component)
     )
@@ -56,6 +59,8 @@ def fit_cmd(
     out: Path = typer.Option(Path("out/mixture-fit"), help="Folder for result.json and figures."),
 ) -> None:
     """Fit Gaussian mixtures to a CSV file and choose K by BIC."""
+    from acmlkit.mixture import experiments, figures
+
     X = experiments.load_points_csv(data)
     config = experiments.FitConfig(
         k_values=experiments.parse_k_values(k),
@@ -86,6 +91,8 @@ def demo_cmd(
     seed: int = typer.Option(0, help="Seed of the run."),
 ) -> None:
     """The notebook example, the high-dimension demo and EM with BIC on generated blobs."""
+    from acmlkit.mixture import experiments
+
     written = experiments.run_demo(out, seed)
     resp = load_json(written["responsibilities"])["responsibilities"][0]
     typer.echo(f"notebook example at x=5: responsibilities = {resp}")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
-from acmlkit.report.build import ReportConfig, build_page, run_report
 
-
+# acmlkit.report.build is imported when the report runs: it pulls in scipy, matplotlib
+# and torch, which every other `acml` command would otherwise pay for at start-up.
 def report(
     out: Path = typer.Option(Path("out/report"), help="Folder for the page and all results."),
     from_dir: Path | None = typer.Option(
@@ -24,6 +24,8 @@ def report(
     quick: bool = typer.Option(False, help="One seed and fewer images: a smoke test."),
 ) -> None:
     """Run the whole exercise session on built-in data and write one HTML page."""
+    from acmlkit.report.build import ReportConfig, build_page, run_report
+
     if from_dir is not None:
         path = build_page(from_dir)
     else:
