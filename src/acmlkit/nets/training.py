@@ -130,7 +130,9 @@ def normalization(x_train: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarra
 
 def to_tensor(images: np.ndarray, mean: np.ndarray, std: np.ndarray) -> torch.Tensor:
     """uint8 images ``(n, C, H, W)`` to a normalised float32 tensor of the same shape."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).to(torch.float32)
+    # torch.tensor always copies (the in-place scaling below must not touch the
+    # caller's array) and, unlike from_numpy, accepts read-only cached arrays quietly.
+    x = torch.tensor(np.ascontiguousarray(images), dtype=torch.float32)
     scale = torch.as_tensor(1.0 / (255.0 * std), dtype=torch.float32).view(1, -1, 1, 1)
     shift = torch.as_tensor(mean / std, dtype=torch.float32).view(1, -1, 1, 1)
     return x.mul_(scale).sub_(shift)
