@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import typer
 
+from acmlkit.results import save_json
+
 if TYPE_CHECKING:
     from acmlkit.factorization.experiments import DataConfig
-
-from acmlkit.results import save_json
 
 # Commands import the experiment and figure modules themselves: they pull in scipy and
 # matplotlib, which every other `acml` command would otherwise pay for at start-up.

@@ -110,7 +110,8 @@ def whiten_first_conv_(
     Filter ``i`` is the ``i``-th principal component of the ``k x k`` patches of
     ``images`` (normalised, shape ``(n, C, H, W)``) divided by the square root of its
     variance plus ``eps``, so each filter responds with about unit variance to the
-    strongest structure in the data; biases start at zero. A data-dependent start
+    strongest structure in the data; biases centre the responses on zero over
+    ``images``. A data-dependent start
     of the first layer (as in ZCA/patch-whitening initialisations) that spares the
     optimiser the steps it would spend finding those directions itself.
     """

@@ -176,6 +176,13 @@ def predict_logits(
     return out
 
 
+def _flip_map(flip: bool | np.ndarray | None, h: int, w: int) -> np.ndarray | None:
+    """The pixel map that ``Trainer.fit``'s ``flip``/``test_flip`` argument stands for."""
+    if flip is None or flip is False:
+        return None
+    return flip_map(h, w) if flip is True else np.asarray(flip)
+
+
 def _data_key(x: np.ndarray, y: np.ndarray) -> str:
     digest = hashlib.sha256(str(x.shape).encode())
     digest.update(np.ascontiguousarray(x).data)
@@ -315,12 +322,9 @@ class Trainer:
             whiten_first_conv_(model, x[torch.from_numpy(np.sort(sample))])
         xt = to_tensor(x_test, self.mean_, self.std_) if x_test is not None else None
         c, h, w = x.shape[1:]
-        flip_batch = None
-        if r.flip and flip is not None and flip is not False:
-            flip_batch = flipper(flip_map(h, w) if flip is True else flip, (c, h, w))
-        self.test_flip_ = None
-        if r.test_flip and test_flip is not None and test_flip is not False:
-            self.test_flip_ = flip_map(h, w) if test_flip is True else np.asarray(test_flip)
+        train_flip = _flip_map(flip, h, w) if r.flip else None
+        flip_batch = flipper(train_flip, (c, h, w)) if train_flip is not None else None
+        self.test_flip_ = _flip_map(test_flip, h, w) if r.test_flip else None
         loss_fn = nn.CrossEntropyLoss(label_smoothing=r.label_smoothing)
         elapsed = history[-1]["seconds"] if history else 0.0
         model.train()
