@@ -105,6 +105,15 @@ def _seed_streams(seed: int) -> tuple[int, int]:
     return int(gens["split"].integers(2**32)), int(gens["init"].integers(2**32))
 
 
+def _save(result, folder: str | Path, tables: dict[str, list[dict]]) -> Path:
+    """``result.json`` (everything, for figures and ``load_result``) plus CSV tables."""
+    folder = Path(folder)
+    save_json(result, folder / "result.json")
+    for name, rows in tables.items():
+        save_csv(rows, folder / name)
+    return folder / "result.json"
+
+
 def split_metrics(model: ALS, train: Ratings, test: Ratings) -> dict:
     """A fitted model's train and test MSE and RMSE, test MAE and cold-start counts."""
     train_mse = float(np.mean((train.values - model.predict(train)) ** 2))
@@ -195,11 +204,7 @@ class StudyResult:
     curves: list[dict]
 
     def save(self, folder: str | Path) -> Path:
-        folder = Path(folder)
-        save_json(self, folder / "result.json")
-        save_csv(self.summary, folder / "summary.csv")
-        save_csv(self.rows, folder / "runs.csv")
-        return folder / "result.json"
+        return _save(self, folder, {"summary.csv": self.summary, "runs.csv": self.rows})
 
 
 def _check_study(config: StudyConfig) -> None:
@@ -325,11 +330,7 @@ class GridResult:
     table: list[dict] = field(default_factory=list)
 
     def save(self, folder: str | Path) -> Path:
-        folder = Path(folder)
-        save_json(self, folder / "result.json")
-        save_csv(self.table, folder / "grid.csv")
-        save_csv(self.selections, folder / "selections.csv")
-        return folder / "result.json"
+        return _save(self, folder, {"grid.csv": self.table, "selections.csv": self.selections})
 
 
 def run_grid(config: GridConfig | None = None, ratings: Ratings | None = None) -> GridResult:
@@ -438,11 +439,7 @@ class FitResult:
     history: list[dict]
 
     def save(self, folder: str | Path) -> Path:
-        folder = Path(folder)
-        save_json(self, folder / "result.json")
-        save_csv(self.folds, folder / "folds.csv")
-        save_csv(self.history, folder / "history.csv")
-        return folder / "result.json"
+        return _save(self, folder, {"folds.csv": self.folds, "history.csv": self.history})
 
 
 def fit_splits(ratings: Ratings, config: FitConfig) -> list[Split]:
