@@ -4,15 +4,14 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from acmlkit.factorization.als import (
-    ALS,
+from acmlkit.factorization.als import ALS, notebook_half_step
+from acmlkit.factorization.data import make_ratings, synthetic
+from acmlkit.factorization.solvers import (
     als_half_step,
     batched_half_step,
-    notebook_half_step,
     observed_pattern,
     packed_cholesky_solve,
 )
-from acmlkit.factorization.data import make_ratings, synthetic
 from acmlkit.factorization.splits import bernoulli_split
 
 from .conftest import naive_half_step, naive_objective, random_pattern

@@ -1,6 +1,7 @@
 import pytest
 
-from acmlkit.sweeps.registry import als_trial, mixture_trial
+from acmlkit.factorization.experiments import als_trial
+from acmlkit.mixture.experiments import mixture_trial
 
 
 def test_als_trial_reaches_the_noise_floor_and_the_notebook_method_does_not():

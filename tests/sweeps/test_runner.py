@@ -37,7 +37,7 @@ def sequential(tmp_path_factory):
 
 
 def test_results_match_an_independent_fit(sequential):
-    from acmlkit.sweeps.registry import mixture_trial
+    from acmlkit.mixture.experiments import mixture_trial
 
     trial = next(t for t in SPEC.trials() if t.params["n_components"] == 3)
     assert sequential[trial.key] == mixture_trial(**trial.params)

@@ -36,7 +36,7 @@ from acmlkit.factorization.splits import (
     user_holdout_split,
 )
 from acmlkit.results import from_dict, load_json, save_csv, save_json
-from acmlkit.rng import spawn_generators
+from acmlkit.rng import RunContext, spawn_generators
 from acmlkit.validation import check_choice, check_int, check_real
 
 
@@ -512,3 +512,37 @@ def load_result(path: str | Path) -> StudyResult | GridResult | FitResult:
     values["data"] = data_config
     data["config"] = config_cls(**values)
     return from_dict(cls, data)
+
+
+# ---------------------------------------------------------- sweep trials
+def als_trial(
+    *,
+    seed: int,
+    p: float = 0.5,
+    n_factors: int = 8,
+    lam: float = 0.1,
+    method: str = "masked",
+    max_iter: int = 30,
+    m: int = 375,
+    n: int = 500,
+    rank: int = 8,
+    noise: float = 0.1,
+    data_seed: int = 0,
+) -> dict:
+    """ALS on the package's synthetic matrix: train on a Bernoulli(p) share, test on the rest.
+
+    The matrix depends on ``data_seed`` only, so seeds vary the split and the
+    initialisation over one fixed matrix.
+    """
+    ratings = synthetic(m, n, rank=rank, noise=noise, seed=data_seed)
+    ctx = RunContext(seed)
+    train, test = bernoulli_split(ratings, p, seed=ctx.stream("split")).apply(ratings)
+    model = ALS(
+        n_factors=n_factors,
+        u_lambda=lam,
+        v_lambda=lam,
+        method=method,
+        max_iter=max_iter,
+        random_state=ctx.stream("init"),
+    ).fit(train)
+    return {**split_metrics(model, train, test), "n_iter": model.n_iter_}

@@ -299,3 +299,27 @@ def draw_demo_figures(out_dir: str | Path) -> dict[str, Path]:
         "blobs_figure": figures.plot_fit(fit, X, out / "blobs_fit.png"),
         "blobs_bic": figures.plot_bic(fit, out / "blobs_bic.png"),
     }
+
+
+# ---------------------------------------------------------- sweep trials
+def mixture_trial(
+    *,
+    seed: int,
+    n_components: int = 3,
+    covariance_type: str = "full",
+    n_samples: int = 900,
+    max_iter: int = 200,
+) -> dict:
+    """EM on the package's 2-D blobs: BIC and log-likelihood for one K."""
+    X, _ = make_blobs(BlobsConfig(n_samples=n_samples, seed=seed))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = GaussianMixture(
+            n_components, covariance_type=covariance_type, max_iter=max_iter, random_state=seed
+        ).fit(X)
+    return {
+        "bic": model.bic(X),
+        "log_likelihood": model.score(X),
+        "n_iter": model.n_iter_,
+        "converged": model.converged_,
+    }

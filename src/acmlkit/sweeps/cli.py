@@ -11,6 +11,13 @@ from acmlkit.sweeps.runner import run_sweep
 from acmlkit.sweeps.spec import SweepSpec
 from acmlkit.sweeps.store import ResultsStore
 
+# One spelling of the execution flags for `acml sweep` and every study command.
+JOBS_OPTION = typer.Option(
+    1, "--jobs", "-j", help="Parallel processes (joblib) or local Dask workers."
+)
+SCHEDULER_OPTION = typer.Option(None, "--scheduler", help="Running Dask scheduler, tcp://HOST:PORT.")
+CLUSTER_OPTION = typer.Option(None, "--cluster", help="'local' starts a local Dask cluster.")
+
 
 def _literal(text: str):
     for convert in (int, float):
@@ -38,9 +45,9 @@ def sweep(
     fixed: list[str] = typer.Option([], "--fixed", help="NAME=VALUE held fixed; repeat."),
     seeds: str = typer.Option("0", help="Seeds, comma separated."),
     out: Path = typer.Option(Path("out/sweep"), help="Folder of the results store."),
-    jobs: int = typer.Option(1, help="Parallel processes (joblib) or local Dask workers."),
-    scheduler: str | None = typer.Option(None, help="Running Dask scheduler, tcp://HOST:PORT."),
-    cluster: str | None = typer.Option(None, help="'local' starts a local Dask cluster."),
+    jobs: int = JOBS_OPTION,
+    scheduler: str | None = SCHEDULER_OPTION,
+    cluster: str | None = CLUSTER_OPTION,
 ) -> None:
     """Run a grid of trials; rerunning the same command resumes where it stopped."""
     if spec_file is not None:

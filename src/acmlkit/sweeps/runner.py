@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from acmlkit.progress import progress
@@ -84,6 +85,48 @@ def run_sweep(
         "ran": len(pending),
         "failed": failed,
     }
+
+
+@dataclass(frozen=True)
+class Execution:
+    """Where a grid's trials run: the ``--jobs`` / ``--cluster`` / ``--scheduler`` flags."""
+
+    jobs: int = 1
+    scheduler: str | None = None
+    cluster: str | None = None
+
+
+def run_grid(
+    experiment: str,
+    out_dir: str | Path,
+    *,
+    grid: dict[str, list],
+    seeds: tuple[int, ...],
+    fixed: dict | None = None,
+    execution: Execution = Execution(),
+) -> list[dict]:
+    """Run a grid of trials through the results store in ``out_dir`` and return its rows.
+
+    The studies of every part call this: an interrupted study rerun with the
+    same arguments runs only the missing trials. Rows come back in the grid's
+    order (seeds innermost) as ``{**params, **metrics}``; a failed trial raises
+    ValueError naming it, since a study cannot be summarised with a hole.
+    """
+    spec = SweepSpec(experiment=experiment, grid=grid, seeds=tuple(seeds), fixed=fixed or {})
+    run_sweep(spec, out_dir, jobs=execution.jobs, scheduler=execution.scheduler,
+              cluster=execution.cluster)
+    records = {row["key"]: row for row in ResultsStore(out_dir).rows()}
+    rows = []
+    for trial in spec.trials():
+        record = records.get(trial.key)
+        if record is None or record["status"] != "ok":
+            error = record["error"] if record else "not run"
+            raise ValueError(
+                f"trial {trial.params} of {experiment!r} failed: {error} "
+                f"(the store in {out_dir} keeps the others; rerun to retry)"
+            )
+        rows.append({**trial.params, **record["result"]})
+    return rows
 
 
 def _joblib_outcomes(trials: list[Trial], jobs: int) -> Iterable[dict]:
