@@ -1,12 +1,37 @@
-"""Input checks shared by every estimator: each names the parameter and what was wrong."""
+"""Input checks shared by every estimator: each names the parameter and what was wrong.
+
+Only the standard library is imported at module level (numpy inside
+:func:`check_array`), so a part's ``cli.py`` can use :func:`finite` and stay cheap
+to import.
+"""
 
 from __future__ import annotations
 
+import math
 from numbers import Integral, Real
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from acmlkit.errors import DataError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+def finite(value):
+    """Typer/click option callback: reject NaN and infinity with a usage error.
+
+    ``typer.Option(0.1, callback=finite)``; works for one number, ``None`` (an
+    unset optional) and lists or tuples of numbers. ``acml`` also applies this
+    check to every float option of every command, so the callback matters for
+    commands used outside ``acmlkit.cli.app``.
+    """
+    import typer
+
+    items = value if isinstance(value, (list, tuple)) else (value,)
+    for item in items:
+        if isinstance(item, float) and not math.isfinite(item):
+            raise typer.BadParameter(f"expected a finite number, got {item}")
+    return value
 
 
 def check_array(
@@ -14,14 +39,19 @@ def check_array(
     name: str = "X",
     *,
     ndim: int | None = 2,
-    dtype=(np.float64, np.float32),
+    dtype=None,
     allow_nan: bool = False,
     min_rows: int = 1,
 ) -> np.ndarray:
     """Return ``X`` as a contiguous floating array, or raise a clear :class:`DataError`.
 
-    ``dtype`` is the accepted float type(s); other inputs are converted to the first.
+    ``dtype`` is the accepted float type(s), float64 and float32 by default; other
+    inputs are converted to the first.
     """
+    import numpy as np
+
+    if dtype is None:
+        dtype = (np.float64, np.float32)
     accepted = dtype if isinstance(dtype, tuple) else (dtype,)
     try:
         arr = np.asarray(X)
@@ -61,7 +91,7 @@ def check_real(
     high_open: bool = False,
 ) -> float:
     """A finite real in the interval given; open ends exclude the bound."""
-    if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
