@@ -21,6 +21,7 @@ from acmlkit.errors import DataError
 EXPERIMENTS: dict[str, str] = {
     "mixture": "acmlkit.mixture.experiments:mixture_trial",
     "als": "acmlkit.factorization.experiments:als_trial",
+    "permutation": "acmlkit.nets.experiments:permutation_trial",
 }
 
 # Annotation names (``from __future__ import annotations`` keeps them as strings) and
