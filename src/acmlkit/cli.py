@@ -24,6 +24,7 @@ import typer
 from typer.core import TyperGroup
 
 from acmlkit import __version__
+from acmlkit.errors import RunFailed
 
 # name -> (import path of a Typer app or a command function, one-line help). The help
 # is written here so that listing the commands imports none of them.
@@ -38,7 +39,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 # Exceptions a user can cause: bad values, bad or missing files, no network, no memory.
 # Anything else is a bug: one line that says so, and the traceback under --debug.
-USER_ERRORS = (ValueError, OSError, MemoryError)
+USER_ERRORS = (ValueError, OSError, MemoryError, RunFailed)
 
 _INTERNAL = "internal error"
 
@@ -136,6 +137,8 @@ class LazyGroup(TyperGroup):
             )
         if not isinstance(rc, int):
             rc = 0
+        elif rc == 130:  # typer's code for a KeyboardInterrupt (SIGINT; SIGTERM in a sweep)
+            _fail("interrupted", rc)
         if standalone_mode:
             sys.exit(rc)
         return rc

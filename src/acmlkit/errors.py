@@ -11,3 +11,7 @@ class ChecksumError(DataError):
 
 class DownloadError(OSError):
     """A file could not be fetched (usually: this machine is offline)."""
+
+
+class RunFailed(Exception):
+    """A run finished but part of it failed (some trials of a sweep); exit code 1."""

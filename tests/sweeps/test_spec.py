@@ -38,7 +38,23 @@ def test_toml_round_trip(tmp_path):
     ("text", "message"),
     [
         ("seeds = [1]\n", "must name its experiment"),
-        ('experiment = "mixture"\ncolour = 1\n', "unknown sweep keys"),
+        ('experiment = "mixture"\ncolour = 1\n', "unknown field.*colour"),
+        ("experiment = 5\n", "field 'experiment' must be a string.*5 \\(int\\)"),
+        ('experiment = ""\n', "field 'experiment' must be a string"),
+        ('experiment = "als"\nseeds = 0\n', "field 'seeds' must be a non-empty list.*0 \\(int\\)"),
+        ('experiment = "als"\nseeds = []\n', "field 'seeds' must be a non-empty list"),
+        ('experiment = "als"\nseeds = [1.5]\n', "'seeds' must hold integers"),
+        ('experiment = "als"\nseeds = [-1]\n', "'seeds' must hold integers >= 0"),
+        ('experiment = "als"\nseeds = [true]\n', "'seeds' must hold integers"),
+        ('experiment = "als"\nseeds = [1, 1]\n', "repeats a seed"),
+        ('experiment = "als"\ngrid = 5\n', "field 'grid' must be a table.*5 \\(int\\)"),
+        ('experiment = "als"\nfixed = [1]\n', "field 'fixed' must be a table"),
+        ('experiment = "als"\n[grid]\np = 0.5\n', "grid.p must be a non-empty list.*0.5"),
+        ('experiment = "als"\n[grid]\np = [0.5, nan]\n', "grid.p must be a finite number"),
+        ('experiment = "als"\n[grid]\np = [0.5, 0.5]\n', "grid.p repeats a value"),
+        ('experiment = "als"\n[fixed]\np = inf\n', "fixed.p must be a finite number"),
+        ('experiment = "als"\n[fixed]\nwhen = 1979-05-27\n', "fixed.when must be a string"),
+        ('experiment = "als"\n[grid]\np=[1]\n[fixed]\np=2\n', "both fixed and in the grid"),
         ('experiment = "mixture"\n[grid]\nn_components = []\n', "non-empty list"),
         ('experiment = "mixture"\n[grid]\nseed = [1, 2]\n', "give seeds with 'seeds'"),
         ("experiment = \n", "not valid TOML"),
@@ -47,7 +63,17 @@ def test_toml_round_trip(tmp_path):
 def test_bad_sweep_files(tmp_path, text, message):
     path = tmp_path / "bad.toml"
     path.write_text(text)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message) as info:
+        SweepSpec.from_toml(path)
+    assert "\n" not in str(info.value)
+    if "TOML" not in message:
+        assert str(info.value).startswith(str(path))
+
+
+def test_a_binary_sweep_file_is_one_line(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ValueError, match="not a UTF-8 text"):
         SweepSpec.from_toml(path)
 
 

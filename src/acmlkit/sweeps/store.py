@@ -1,12 +1,21 @@
-"""Each finished trial is written at once to SQLite, keyed by the trial's hash."""
+"""Each finished trial is written at once to SQLite, keyed by the trial's hash.
+
+Every SQLite failure (a damaged, truncated or foreign file, a read-only folder,
+a full disk) becomes one line naming the file and what to do, never a sqlite3
+traceback.
+"""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from acmlkit.errors import DataError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS trials (
@@ -20,6 +29,14 @@ CREATE TABLE IF NOT EXISTS trials (
     finished REAL NOT NULL
 )
 """
+_COLUMNS = ["key", "experiment", "params", "status", "result", "error", "seconds", "finished"]
+# Written into the SQLite header (PRAGMA application_id) so a store is recognised as
+# acmlkit's and someone else's database is never written into. ASCII "acml".
+APPLICATION_ID = 0x61636D6C
+
+
+class StoreError(OSError):
+    """The results store cannot be read or written (disk full, read-only, locked)."""
 
 
 class ResultsStore:
@@ -32,17 +49,84 @@ class ResultsStore:
 
     FILENAME = "results.sqlite"
 
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path, *, create: bool = True):
         self.path = Path(folder) / self.FILENAME
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._read_only = not create
+        if not create:
+            if not self.path.is_file():
+                raise FileNotFoundError(
+                    f"no {self.FILENAME} in {folder}; run acml sweep with --out {folder} first"
+                )
+        else:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create the output folder {self.path.parent}: "
+                    f"{exc.strerror or exc}"
+                ) from None
         with self._connect() as db:
-            db.execute(_SCHEMA)
+            self._check_or_create(db, create)
 
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        return db
+    def _check_or_create(self, db: sqlite3.Connection, create: bool) -> None:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE "
+                                                  "type = 'table'")}
+        app_id = db.execute("PRAGMA application_id").fetchone()[0]
+        if tables or app_id:
+            columns = [row[1] for row in db.execute("PRAGMA table_info(trials)")]
+            if app_id not in (0, APPLICATION_ID) or columns != _COLUMNS:
+                raise DataError(
+                    f"{self.path} is a SQLite database but not an acmlkit results store "
+                    f"(tables: {', '.join(sorted(tables)) or 'none'}); use another --out folder"
+                )
+        elif not create:
+            raise DataError(f"{self.path} is an empty file, not an acmlkit results store")
+        if create:
+            db.execute(_SCHEMA)
+            if app_id != APPLICATION_ID:
+                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = None
+        try:
+            if self._read_only:
+                db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                     timeout=30)
+            else:
+                db = sqlite3.connect(self.path, timeout=30)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=FULL")
+            with db:
+                yield db
+        except sqlite3.DatabaseError as exc:
+            raise self._translate(exc) from None
+        finally:
+            if db is not None:
+                db.close()
+
+    def _translate(self, exc: sqlite3.DatabaseError) -> Exception:
+        text = str(exc)
+        code = getattr(exc, "sqlite_errorname", "")
+        if code == "SQLITE_FULL" or "full" in text:
+            return StoreError(f"cannot write {self.path}: the disk is full ({text}); free space "
+                              "and rerun: finished trials are kept")
+        if code.startswith("SQLITE_READONLY") or "readonly" in text or "read-only" in text:
+            return StoreError(f"cannot write {self.path}: the folder or file is read-only "
+                              f"({text}); use another --out folder")
+        if code.startswith("SQLITE_CANTOPEN") or "unable to open" in text:
+            return StoreError(f"cannot open {self.path} ({text}); check that the folder exists "
+                              "and is writable")
+        if code.startswith("SQLITE_BUSY") or "locked" in text:
+            return StoreError(f"{self.path} is locked by another process ({text})")
+        if isinstance(exc, (sqlite3.OperationalError, sqlite3.IntegrityError)) and code in (
+            "SQLITE_IOERR", "SQLITE_IOERR_WRITE", "SQLITE_IOERR_FSYNC"
+        ):
+            return StoreError(f"cannot write {self.path}: disk I/O error ({text})")
+        return DataError(
+            f"{self.path} is damaged or not an acmlkit results store ({text}); move it away "
+            "and rerun to start afresh, or use another --out folder"
+        )
 
     def record(self, outcome: dict[str, Any]) -> None:
         """Store an outcome from :func:`acmlkit.sweeps.runner.execute_trial`."""
@@ -79,13 +163,21 @@ class ResultsStore:
             )
             out = []
             for key, experiment, params, status, result, error, seconds in cursor:
+                try:
+                    decoded_params = json.loads(params)
+                    decoded_result = None if result is None else json.loads(result)
+                except (TypeError, json.JSONDecodeError) as exc:
+                    raise DataError(
+                        f"{self.path}: trial {key} holds unreadable JSON ({exc}); the store "
+                        "was edited or damaged"
+                    ) from None
                 out.append(
                     {
                         "key": key,
                         "experiment": experiment,
-                        "params": json.loads(params),
+                        "params": decoded_params,
                         "status": status,
-                        "result": None if result is None else json.loads(result),
+                        "result": decoded_result,
                         "error": error,
                         "seconds": seconds,
                     }
@@ -97,8 +189,10 @@ class ResultsStore:
         flat = []
         for row in self.rows():
             entry = {"key": row["key"], "experiment": row["experiment"], "status": row["status"]}
-            entry.update({f"param_{k}": v for k, v in sorted(row["params"].items())})
-            for name, value in (row["result"] or {}).items():
+            params = row["params"] if isinstance(row["params"], dict) else {}
+            entry.update({f"param_{k}": v for k, v in sorted(params.items())})
+            result = row["result"] if isinstance(row["result"], dict) else {}
+            for name, value in result.items():
                 if isinstance(value, (int, float, str, bool)) or value is None:
                     entry[name] = value
             entry["error"] = row["error"]
