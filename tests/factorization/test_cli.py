@@ -74,6 +74,6 @@ def test_bad_input_is_one_clear_line(tmp_path):
     one_line_error(run("fit", "--p", "1.5"), "p must be in (0, 1), got 1.5")
     one_line_error(run("fit", "-k", "600"), "n_factors must be at most min(m, n) = 375")
     one_line_error(run("fit", "--u-lambda", "-1"), "u_lambda must be in [0, None], got -1.0")
-    one_line_error(run("fit", "--clip", "5"), "--clip must be LOW:HIGH")
-    one_line_error(run("study", "q"), "study must be one of p, k, lambda, grid")
+    one_line_error(run("fit", "--clip", "5"), "--clip must be auto, none or LOW:HIGH")
+    assert run("study", "q").exit_code == 2
     one_line_error(run("study", "p", "--seeds", "a"), "--seeds must be comma-separated")

@@ -92,10 +92,10 @@ def test_duplicates_are_rejected_by_default_and_averaged_on_request():
     [
         ("", "is empty"),
         ("userId,movieId,rating\n", "has a header but no ratings"),
-        ("user,item,score\n1,2,3\n", "header .* not understood"),
+        ("name,title,stars\n1,2,3\n", "header .* not understood"),
         ("1\t2\tx\n", "could not convert"),
         ("1\t2\n", "expected 3 or 4 columns"),
-        ("1.5\t2\t3\n", "user id 1.5 on data line 1 is not an integer"),
+        ("1.5\t2\t3\n", "user id 1.5 on line 1 is not an integer"),
     ],
 )
 def test_bad_ratings(text, match):

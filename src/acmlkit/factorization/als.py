@@ -11,48 +11,44 @@ where ``s_i = n_i ** reg_exponent`` for a row with ``n_i`` observed entries:
 1 for the plain ridge penalty (``reg_exponent=0``), ``n_i`` for ALS-WR
 (``reg_exponent=1``, Zhou et al. 2008). ``mu`` is the training mean and stays
 fixed. Each half step solves every row's ``(K + 1) x (K + 1)`` normal equations
-exactly, so the objective never increases. ``method="notebook"`` instead reproduces the
-exercise's unmasked ALS, which treats every missing entry as an observed zero.
+exactly, so the objective never increases. ``method="notebook"`` instead runs the
+exercise's unmasked ALS (:mod:`acmlkit.factorization.notebook`), for comparison.
+
+Parameters left at ``None`` are chosen from the data when fitting
+(:func:`acmlkit.factorization.defaults.fit_defaults`): the notebook-style
+settings for a dense matrix, the settings that win on ratings for rating triples.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
+from sklearn.base import BaseEstimator
 
-from acmlkit.factorization.data import Ratings, make_ratings, ratings_from_dense
+from acmlkit.factorization.data import Ratings
+from acmlkit.factorization.defaults import (
+    AUTO_VALIDATION_FRACTION,
+    fit_defaults,
+    lambda_candidates,
+)
+from acmlkit.factorization.metrics import rmse
+from acmlkit.factorization.notebook import notebook_half_step, notebook_sweeps
+from acmlkit.factorization.recommender import RecommenderMixin, to_ratings
 from acmlkit.factorization.solvers import batched_half_step, observed_pattern
 from acmlkit.factorization.splits import carve_validation
 from acmlkit.rng import check_random_state
 from acmlkit.validation import check_choice, check_int, check_real
 
+__all__ = ["ALS", "as_ratings", "estimate_fit_bytes", "notebook_half_step", "predict_entries",
+           "rmse"]
 
-def as_ratings(X, name: str = "X") -> Ratings:
-    """:class:`Ratings` from Ratings, a scipy sparse matrix (stored entries are observed,
-    including stored zeros) or a dense array with NaN where missing."""
-    if isinstance(X, Ratings):
-        return X
-    if sp.issparse(X):
-        coo = sp.coo_matrix(X)
-        coo.sum_duplicates()
-        return make_ratings(coo.row, coo.col, coo.data, coo.shape)
-    return ratings_from_dense(X, name=name)
-
-
-def notebook_half_step(data: np.ndarray, fixed: np.ndarray, reg: float) -> np.ndarray:
-    """The exercise's update: ridge regression of every full row of ``data`` on ``fixed``.
-
-    ``data`` is the zero-filled ``(m, n)`` training matrix, so every missing entry
-    counts as an observed 0. Kept for comparison only.
-    """
-    K = fixed.shape[1]
-    A = fixed.T @ fixed + reg * np.eye(K)
-    return np.linalg.solve(A, (data @ fixed).T).T
+# Kept under its old name: callers convert their matrices with it.
+as_ratings = to_ratings
 
 
 def predict_entries(rows, cols, U, V, row_bias, col_bias, mean) -> np.ndarray:
@@ -72,19 +68,55 @@ def predict_entries(rows, cols, U, V, row_bias, col_bias, mean) -> np.ndarray:
 _DENSE_PREDICT_MAX = 16_000_000
 
 
-def rmse(y_true, y_pred) -> float:
-    return float(np.sqrt(np.mean((np.asarray(y_true) - np.asarray(y_pred)) ** 2)))
+def estimate_fit_bytes(m: int, n: int, nnz: int, n_factors: int, n_init: int, *,
+                       biases: bool = True, itemsize: int = 8, notebook: bool = False) -> int:
+    """Peak bytes of a fit: the batched half-step's Gram matrices dominate.
+
+    Per model and per row of the larger side a half step holds the ``D(D+1)/2``
+    distinct Gram entries and ``D`` offset products twice (product and its
+    transpose), the right-hand sides and the solutions (``D = K + biases``).
+    """
+    D = n_factors + bool(biases)
+    width = D * (D + 1) // 2 + D
+    big = max(m, n)
+    per_model = big * (3 * width + 3 * D) + 4 * (m + n) * D
+    total = itemsize * n_init * per_model + 48 * nnz
+    if notebook:
+        total += 2 * itemsize * m * n
+    return int(total)
 
 
-class ALS:
+def available_bytes() -> int | None:
+    """Memory the system can give now (MemAvailable), or None where unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+class ALS(RecommenderMixin, BaseEstimator):
     """Matrix completion by alternating least squares.
+
+    Every parameter left at ``None`` is chosen from the data by :meth:`fit`
+    (see :func:`~acmlkit.factorization.defaults.fit_defaults`); ``params_``
+    holds what ran and ``defaults_reason_`` says why.
 
     Parameters
     ----------
     n_factors : int
         Rank ``K`` of the factors.
-    u_lambda, v_lambda : float
+    u_lambda, v_lambda : float or "auto"
         Ridge penalties of the row and the column factors (the notebook's names).
+        ``"auto"`` (either of them) picks one value for both by validation RMSE
+        on entries carved from the training side (never a test set); the scores
+        land in ``lambda_scores_``.
     bias_lambda : float
         Ridge penalty of the row and column biases.
     biases : bool
@@ -95,10 +127,9 @@ class ALS:
         power: 0 plain ridge, 1 ALS-WR, 0.5 in between (best on MovieLens 100K
         validation, see ``benchmarks/bench_mf.py``).
     method : {"masked", "notebook"}
-        ``"notebook"`` reproduces the exercise's unmasked ALS (missing entries as
-        zeros, uniform ``[0, 1)`` init, plain ridge penalties; no mean or biases
-        and no count weighting, whatever ``biases`` and ``reg_exponent`` say);
-        for comparison only.
+        ``"notebook"`` runs the exercise's unmasked ALS
+        (:func:`~acmlkit.factorization.notebook.notebook_sweeps`: missing entries
+        as zeros, uniform init, no biases or count weighting); for comparison.
     max_iter : int
         Full sweeps (rows then columns).
     tol : float
@@ -119,10 +150,17 @@ class ALS:
 
     Attributes
     ----------
+    params_ : dict
+        The settings that ran, defaults resolved and ``"auto"`` replaced by the choice.
+    defaults_reason_ : str
+    lambda_scores_ : list of dict
+        With ``"auto"``: ``{"lambda", "val_rmse"}`` per candidate.
     row_factors_ : ndarray of shape (m, n_init * K)
     col_factors_ : ndarray of shape (n, n_init * K)
     row_bias_, col_bias_ : ndarray of shape (m,) and (n,)
     mean_ : float
+    row_ids_, col_ids_ : ndarray of shape (m,) and (n,)
+        The training data's ids (sorted), used by ``predict(users, items)``.
     history_ : list of dict
         Per sweep: ``iteration``, ``objective``, ``train_mse``, ``train_rmse``,
         ``seconds``, and ``test_mse``/``test_rmse`` and ``val_rmse`` when those
@@ -135,23 +173,25 @@ class ALS:
         mean and biases alone.
     """
 
+    _ROW_ATTRS = ("row_factors_", "row_bias_", "row_counts_", "row_bias_members_")
+
     def __init__(
         self,
         *,
-        n_factors: int = 8,
-        u_lambda: float = 0.1,
-        v_lambda: float = 0.1,
-        bias_lambda: float = 1.0,
-        biases: bool = True,
-        reg_exponent: float = 0.0,
+        n_factors: int | None = None,
+        u_lambda: float | str | None = None,
+        v_lambda: float | str | None = None,
+        bias_lambda: float | None = None,
+        biases: bool | None = None,
+        reg_exponent: float | None = None,
         method: str = "masked",
-        max_iter: int = 30,
+        max_iter: int | None = None,
         tol: float = 1e-6,
         init_scale: float = 0.1,
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 3,
-        n_init: int = 1,
+        n_init: int | None = None,
         dtype: str = "float64",
         random_state=None,
     ):
@@ -173,93 +213,131 @@ class ALS:
         self.random_state = random_state
 
     # -------------------------------------------------------------- checks
-    def _check_params(self, shape: tuple[int, int]) -> None:
-        m, n = shape
-        check_int(self.n_factors, "n_factors", low=1)
-        if self.n_factors > min(m, n):
+    def resolve_params(self, train: Ratings) -> tuple[dict, str]:
+        """The settings a fit on ``train`` uses (``None`` filled in) and why."""
+        defaults, reason = fit_defaults(train)
+        params = {name: getattr(self, name) for name in self._get_param_names()}
+        explicit = [k for k in defaults if params[k] is not None]
+        for name, value in defaults.items():
+            if params[name] is None:
+                params[name] = value
+        if "auto" in (params["u_lambda"], params["v_lambda"]):
+            params["u_lambda"] = params["v_lambda"] = "auto"
+        if explicit:
+            reason += f"; given explicitly: {', '.join(explicit)}"
+        return params, reason
+
+    @staticmethod
+    def _check_params(params: dict, train: Ratings) -> None:
+        m, n = train.shape
+        check_int(params["n_factors"], "n_factors", low=1)
+        if params["n_factors"] > min(m, n):
             raise ValueError(
                 f"n_factors must be at most min(m, n) = {min(m, n)} for a {m} x {n} matrix, "
-                f"got K={self.n_factors}"
+                f"got K={params['n_factors']}"
             )
         for name in ("u_lambda", "v_lambda", "bias_lambda"):
-            check_real(getattr(self, name), name, low=0)
-        check_choice(self.method, "method", {"masked", "notebook"})
-        check_int(self.max_iter, "max_iter", low=1)
-        check_real(self.tol, "tol", low=0)
-        check_real(self.reg_exponent, "reg_exponent", low=0, high=1)
-        check_real(self.init_scale, "init_scale", low=0, low_open=True)
-        check_int(self.n_iter_no_change, "n_iter_no_change", low=1)
-        check_int(self.n_init, "n_init", low=1)
-        check_choice(self.dtype, "dtype", {"float64", "float32"})
+            if params[name] != "auto":
+                check_real(params[name], name, low=0)
+        check_choice(params["method"], "method", {"masked", "notebook"})
+        check_int(params["max_iter"], "max_iter", low=1)
+        check_real(params["tol"], "tol", low=0)
+        check_real(params["reg_exponent"], "reg_exponent", low=0, high=1)
+        check_real(params["init_scale"], "init_scale", low=0, low_open=True)
+        check_real(params["validation_fraction"], "validation_fraction", low=0, high=1,
+                   low_open=True, high_open=True)
+        check_int(params["n_iter_no_change"], "n_iter_no_change", low=1)
+        check_int(params["n_init"], "n_init", low=1)
+        check_choice(params["dtype"], "dtype", {"float64", "float32"})
+        needed = estimate_fit_bytes(
+            m, n, train.nnz, params["n_factors"], params["n_init"], biases=params["biases"],
+            itemsize=np.dtype(params["dtype"]).itemsize, notebook=params["method"] == "notebook")
+        available = available_bytes()
+        if available is not None and needed > available:
+            raise ValueError(
+                f"a fit with n_factors={params['n_factors']}, n_init={params['n_init']} on a "
+                f"{m} x {n} matrix needs about {needed / 2**30:.1f} GiB but "
+                f"{available / 2**30:.1f} GiB is available; lower n_init or n_factors"
+            )
 
     # ----------------------------------------------------------------- fit
-    def fit(self, X, *, test=None, callback: Callable[[dict], None] | None = None) -> ALS:
+    def fit(self, X, y=None, *, test=None, callback: Callable[[dict], None] | None = None) -> ALS:
         """Fit to the observed entries of ``X``.
 
         Parameters
         ----------
-        X : Ratings, sparse matrix of shape (m, n), or ndarray with NaN where missing
-        test : same kinds, optional
+        X : Ratings, pandas DataFrame, (users, items, ratings) arrays, path, sparse
+            matrix of shape (m, n), or ndarray with NaN where missing
+        y : ignored
+        test : Ratings or sparse matrix of the training shape, optional
             Held-out entries, only scored per sweep into ``history_``.
         callback : callable, optional
             Called after every sweep with that sweep's ``history_`` record.
         """
-        train = as_ratings(X)
-        self._check_params(train.shape)
-        test = None if test is None else as_ratings(test, "test")
+        train = to_ratings(X)
+        params, self.defaults_reason_ = self.resolve_params(train)
+        self._check_params(params, train)
+        test = None if test is None else to_ratings(test)
         if test is not None and test.shape != train.shape:
             raise ValueError(f"test must have the training shape {train.shape}, got {test.shape}")
-        rng = check_random_state(self.random_state)
-        init_rng, val_rng = rng.spawn(2)
+        init_rng, val_rng, auto_rng = check_random_state(self.random_state).spawn(3)
+        self.lambda_scores_ = []
+        if params["u_lambda"] == "auto":
+            params["u_lambda"] = params["v_lambda"] = self._choose_lambda(params, train, auto_rng)
+        self.params_ = params
+        self._fit(params, train, init_rng, val_rng, test, callback)
+        self.row_ids_, self.col_ids_, self.shape_ = train.row_ids, train.col_ids, train.shape
+        self._remember_seen(train)
+        return self
+
+    def _choose_lambda(self, params: dict, train: Ratings, rng) -> float:
+        """The factor penalty with the lowest RMSE on entries carved from ``train``."""
+        fit_idx, val_idx = carve_validation(np.arange(train.nnz), AUTO_VALIDATION_FRACTION, rng)
+        fit_part, val_part = train.subset(fit_idx), train.subset(val_idx)
+        for lam in lambda_candidates(train.values):
+            trial = dict(params, u_lambda=lam, v_lambda=lam, early_stopping=False)
+            self._fit(trial, fit_part, rng.spawn(1)[0], None, None, None)
+            score = rmse(val_part.values, self._predict_indices(val_part.rows, val_part.cols),
+                         "validation RMSE of u_lambda='auto'")
+            self.lambda_scores_.append({"lambda": lam, "val_rmse": score})
+        return min(self.lambda_scores_, key=lambda s: s["val_rmse"])["lambda"]
+
+    def _fit(self, params, train, init_rng, val_rng, test, callback) -> None:
         val = None
-        if self.early_stopping:
+        if params["early_stopping"]:
             fit_idx, val_idx = carve_validation(
-                np.arange(train.nnz), self.validation_fraction, val_rng
+                np.arange(train.nnz), params["validation_fraction"], val_rng
             )
             train, val = train.subset(fit_idx), train.subset(val_idx)
-
-        dtype = np.dtype(self.dtype)
+        dtype = np.dtype(params["dtype"])
         m, n = train.shape
-        K, B = self.n_factors, self.n_init
+        K, B = params["n_factors"], params["n_init"]
         self.row_counts_ = np.bincount(train.rows, minlength=m)
         self.col_counts_ = np.bincount(train.cols, minlength=n)
         self.shape_ = train.shape
-        self.row_ids_, self.col_ids_ = train.row_ids, train.col_ids
-        notebook = self.method == "notebook"
-        with_bias = self.biases and not notebook
+        notebook = params["method"] == "notebook"
+        with_bias = params["biases"] and not notebook
         self.mean_ = float(train.values.mean()) if with_bias else 0.0
+        self._penalties = (params["u_lambda"], params["v_lambda"], params["bias_lambda"],
+                           0.0 if notebook else params["reg_exponent"])
         # Spawning leaves init_rng's own stream untouched, so the first model is
         # the one that n_init=1 would fit.
         member_rngs = [init_rng, *init_rng.spawn(B - 1)]
         if notebook:
-            V = np.stack([r.random((n, K)) for r in member_rngs]).astype(dtype)
-            dense = np.zeros(train.shape, dtype)
-            dense[train.rows, train.cols] = train.values
+            sweeps = notebook_sweeps(train, K, params["u_lambda"], params["v_lambda"],
+                                     member_rngs, dtype)
         else:
-            V = np.stack([self.init_scale * r.standard_normal((n, K))
+            V = np.stack([params["init_scale"] * r.standard_normal((n, K))
                           for r in member_rngs]).astype(dtype)
-            R = train.to_csr().astype(dtype)
-            Rt = R.T.tocsr()
-            P, Pt = observed_pattern(R), observed_pattern(Rt)
-        state = [np.zeros((B, m, K), dtype), V, np.zeros((B, m), dtype), np.zeros((B, n), dtype)]
+            sweeps = self._masked_sweeps(params, train, V, with_bias)
 
         self.history_ = []
-        best = (np.inf, None)
-        stale = 0
+        best, stale = (np.inf, None), 0
         start = time.perf_counter()
-        for it in range(1, self.max_iter + 1):
-            if notebook:
-                for b in range(B):
-                    state[0][b] = notebook_half_step(dense, state[1][b], self.u_lambda)
-                    state[1][b] = notebook_half_step(dense.T, state[0][b], self.v_lambda)
-                sse = np.array([
-                    np.sum((train.values - predict_entries(
-                        train.rows, train.cols, state[0][b], state[1][b], state[2][b],
-                        state[3][b], 0.0)) ** 2)
-                    for b in range(B)
-                ])
-            else:
-                sse = self._sweep(state, R, Rt, P, Pt, with_bias)
+        for it, state in zip(range(1, params["max_iter"] + 1), sweeps):
+            *state, sse = state
+            if len(state) == 2:
+                state += [np.zeros((B, m), dtype), np.zeros((B, n), dtype)]
             self._set_state(state)
             record = self._record(it, state, sse, train.nnz, test, val,
                                   time.perf_counter() - start)
@@ -271,11 +349,12 @@ class ALS:
                     best, stale = (record["val_rmse"], [a.copy() for a in state]), 0
                 else:
                     stale += 1
-                    if stale >= self.n_iter_no_change:
+                    if stale >= params["n_iter_no_change"]:
                         break
+            # The notebook's objective is not the masked one, so its fall says nothing.
             if it > 1 and not notebook:
                 previous = self.history_[-2]["objective"]
-                if previous - record["objective"] <= self.tol * abs(previous):
+                if previous - record["objective"] <= params["tol"] * abs(previous):
                     break
         if best[1] is not None:
             self._set_state(best[1])
@@ -284,33 +363,35 @@ class ALS:
             int(np.argmin([h["val_rmse"] for h in self.history_])) + 1 if val is not None
             else self.n_iter_
         )
-        return self
 
-    def _sweep(self, state, R, Rt, P, Pt, with_bias: bool) -> np.ndarray:
-        """One sweep of every model, rows then columns; returns each training SSE."""
-        U, V, row_bias, col_bias = state
-        K = self.n_factors
-        B, m, n = U.shape[0], R.shape[0], R.shape[1]
-        dtype = U.dtype
-        if not with_bias:
-            state[0], _ = batched_half_step(R, P, V, self.u_lambda,
-                                            reg_exponent=self.reg_exponent)
-            state[1], sse = batched_half_step(Rt, Pt, state[0], self.v_lambda,
-                                              reg_exponent=self.reg_exponent)
-            return sse
-        # The biases ride along as an extra coordinate against a column of ones,
-        # so each row's factors and bias are solved jointly.
-        fixed = np.concatenate([V, np.ones((B, n, 1), dtype)], axis=2)
-        solved, _ = batched_half_step(
-            R, P, fixed, np.r_[np.full(K, self.u_lambda), self.bias_lambda],
-            offsets=self.mean_ + col_bias, reg_exponent=self.reg_exponent)
-        state[0], state[2] = solved[:, :, :K], solved[:, :, K]
-        fixed = np.concatenate([state[0], np.ones((B, m, 1), dtype)], axis=2)
-        solved, sse = batched_half_step(
-            Rt, Pt, fixed, np.r_[np.full(K, self.v_lambda), self.bias_lambda],
-            offsets=self.mean_ + state[2], reg_exponent=self.reg_exponent)
-        state[1], state[3] = solved[:, :, :K], solved[:, :, K]
-        return sse
+    def _masked_sweeps(self, params, train, V, with_bias):
+        """Masked ALS sweeps, rows then columns, forever; yields (U, V, b, c, sse)."""
+        dtype = V.dtype
+        B, n, K = V.shape
+        m = train.shape[0]
+        R = train.to_csr().astype(dtype)
+        Rt = R.T.tocsr()
+        P, Pt = observed_pattern(R), observed_pattern(Rt)
+        u_lam, v_lam, b_lam, exponent = self._penalties
+        row_bias, col_bias = np.zeros((B, m), dtype), np.zeros((B, n), dtype)
+        while True:
+            if not with_bias:
+                U, _ = batched_half_step(R, P, V, u_lam, reg_exponent=exponent)
+                V, sse = batched_half_step(Rt, Pt, U, v_lam, reg_exponent=exponent)
+                yield U, V, row_bias, col_bias, sse
+                continue
+            # The biases ride along as an extra coordinate against a column of ones,
+            # so each row's factors and bias are solved jointly.
+            fixed = np.concatenate([V, np.ones((B, n, 1), dtype)], axis=2)
+            solved, _ = batched_half_step(R, P, fixed, np.r_[np.full(K, u_lam), b_lam],
+                                          offsets=self.mean_ + col_bias, reg_exponent=exponent)
+            U, row_bias = solved[:, :, :K], solved[:, :, K]
+            fixed = np.concatenate([U, np.ones((B, m, 1), dtype)], axis=2)
+            solved, sse = batched_half_step(Rt, Pt, fixed, np.r_[np.full(K, v_lam), b_lam],
+                                            offsets=self.mean_ + row_bias,
+                                            reg_exponent=exponent)
+            V, col_bias = solved[:, :, :K], solved[:, :, K]
+            yield U, V, row_bias, col_bias, sse
 
     def _record(self, it, state, sse, n_train, test, val, elapsed) -> dict:
         """One history entry; with several inits, train error and objective are the
@@ -323,109 +404,134 @@ class ALS:
             "seconds": elapsed,
         }
         if test is not None:
-            mse = float(np.mean((test.values - self.predict(test)) ** 2))
+            pred = self._predict_indices(test.rows, test.cols)
+            mse = float(np.mean((test.values - pred) ** 2))
             record["test_mse"], record["test_rmse"] = mse, float(np.sqrt(mse))
         if val is not None:
-            record["val_rmse"] = rmse(val.values, self.predict(val))
+            record["val_rmse"] = rmse(val.values, self._predict_indices(val.rows, val.cols),
+                                      "validation RMSE")
         return record
 
     def _penalty(self, state) -> float:
         """The regularisation part of the objective, summed over the models."""
         U, V, row_bias, col_bias = state
-        row_scale = self.row_counts_.astype(float) ** self.reg_exponent
-        col_scale = self.col_counts_.astype(float) ** self.reg_exponent
-        rows = self.u_lambda * (U**2).sum(2) + self.bias_lambda * row_bias**2
-        cols = self.v_lambda * (V**2).sum(2) + self.bias_lambda * col_bias**2
+        u_lam, v_lam, b_lam, exponent = self._penalties
+        row_scale = self.row_counts_.astype(float) ** exponent
+        col_scale = self.col_counts_.astype(float) ** exponent
+        rows = u_lam * (U**2).sum(2) + b_lam * row_bias**2
+        cols = v_lam * (V**2).sum(2) + b_lam * col_bias**2
         return float(np.sum(row_scale * rows) + np.sum(col_scale * cols))
 
     def _set_state(self, state) -> None:
         """Expose the models as one: the average of B factor models is a factor
         model with their factors side by side, scaled by 1/sqrt(B), and the
-        averaged biases."""
+        averaged biases. Each model's biases stay too, for an exact fold-in."""
         U, V, row_bias, col_bias = state
         B, m, K = U.shape
         scale = float(1 / np.sqrt(B))
         self.row_factors_ = U.transpose(1, 0, 2).reshape(m, B * K) * scale
         self.col_factors_ = V.transpose(1, 0, 2).reshape(V.shape[1], B * K) * scale
+        self.row_bias_members_, self.col_bias_members_ = row_bias.T.copy(), col_bias.T.copy()
         self.row_bias_ = row_bias.mean(axis=0)
         self.col_bias_ = col_bias.mean(axis=0)
 
-    # ------------------------------------------------------------- predict
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "row_factors_"):
-            raise ValueError("this ALS model is not fitted yet; call fit first")
-
-    def predict(self, X) -> np.ndarray:
-        """Predictions at the entries of ``X`` (Ratings or sparse, same shape as training).
-
-        Returns
-        -------
-        ndarray of shape (nnz,)
-        """
-        self._check_fitted()
-        X = as_ratings(X)
-        if X.shape != self.shape_:
-            raise ValueError(f"X must have the training shape {self.shape_}, got {X.shape}")
-        return self.predict_pairs(X.rows, X.cols)
-
-    def predict_pairs(self, rows, cols) -> np.ndarray:
-        """Predictions at index pairs ``(rows[k], cols[k])``; shape ``(len(rows),)``."""
-        self._check_fitted()
-        rows = np.asarray(rows, dtype=np.int64)
-        cols = np.asarray(cols, dtype=np.int64)
-        m, n = self.shape_
-        if rows.shape != cols.shape or rows.ndim != 1:
-            raise ValueError(f"rows and cols must be 1-D of one length, got {rows.shape} and "
-                             f"{cols.shape}")
-        if rows.size and (rows.min() < 0 or rows.max() >= m or cols.min() < 0 or cols.max() >= n):
-            raise ValueError(f"index pairs must lie in the training shape {self.shape_}")
+    # ------------------------------------------------------- recommender hooks
+    def _predict_indices(self, rows, cols) -> np.ndarray:
         return predict_entries(rows, cols, self.row_factors_, self.col_factors_, self.row_bias_,
                                self.col_bias_, self.mean_)
 
-    # ----------------------------------------------------------- save/load
-    def get_params(self) -> dict:
-        return {name: getattr(self, name) for name in _PARAMS}
+    def _score_rows(self, rows) -> np.ndarray:
+        scores = self.row_factors_[rows] @ self.col_factors_.T
+        scores += self.mean_ + self.row_bias_[rows][:, None] + self.col_bias_[None, :]
+        return scores
 
+    def _fold_in_rows(self, values) -> dict:
+        """New users' rows by one user half-step of each model against its frozen items."""
+        params = self.params_
+        if params["method"] == "notebook":
+            raise ValueError("fold_in needs a masked model; the notebook's method treats "
+                             "missing entries as zeros")
+        B = params["n_init"]
+        K = params["n_factors"]
+        n = self.shape_[1]
+        dtype = self.col_factors_.dtype
+        V = (self.col_factors_ * np.sqrt(B)).reshape(n, B, K).transpose(1, 0, 2)
+        col_bias = self.col_bias_members_.T
+        values = values.astype(dtype)
+        P = observed_pattern(values)
+        u_lam, _, b_lam, exponent = self._penalties
+        if params["biases"]:
+            fixed = np.concatenate([V, np.ones((B, n, 1), dtype)], axis=2)
+            solved, _ = batched_half_step(values, P, fixed, np.r_[np.full(K, u_lam), b_lam],
+                                          offsets=self.mean_ + col_bias, reg_exponent=exponent)
+            U, row_bias = solved[:, :, :K], solved[:, :, K]
+        else:
+            U, _ = batched_half_step(values, P, np.ascontiguousarray(V), u_lam,
+                                     reg_exponent=exponent)
+            row_bias = np.zeros(U.shape[:2], dtype)
+        r = values.shape[0]
+        return {
+            "row_factors_": U.transpose(1, 0, 2).reshape(r, B * K) / np.sqrt(B),
+            "row_bias_": row_bias.mean(axis=0),
+            "row_counts_": np.diff(values.indptr),
+            "row_bias_members_": row_bias.T,
+        }
+
+    # ----------------------------------------------------------- save/load
     def save(self, path: str | Path) -> Path:
         """Write parameters, learned arrays and history to one ``.npz`` file."""
         self._check_fitted()
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         params = self.get_params()
         if not (params["random_state"] is None or isinstance(params["random_state"], int)):
             params["random_state"] = None
-        with path.open("wb") as fh:
-            np.savez_compressed(
-                fh,
-                params=json.dumps(params),
-                history=json.dumps(self.history_),
-                row_factors=self.row_factors_, col_factors=self.col_factors_,
-                row_bias=self.row_bias_, col_bias=self.col_bias_, mean=self.mean_,
-                row_counts=self.row_counts_, col_counts=self.col_counts_,
-                row_ids=self.row_ids_, col_ids=self.col_ids_,
-            )
-        return path
+        import io
+
+        from acmlkit.results import atomic_write
+
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer,
+            params=json.dumps(params),
+            resolved=json.dumps(dict(self.params_, random_state=params["random_state"])),
+            reason=self.defaults_reason_, lambda_scores=json.dumps(self.lambda_scores_),
+            history=json.dumps(self.history_),
+            row_factors=self.row_factors_, col_factors=self.col_factors_,
+            row_bias=self.row_bias_, col_bias=self.col_bias_, mean=self.mean_,
+            row_bias_members=self.row_bias_members_, col_bias_members=self.col_bias_members_,
+            row_counts=self.row_counts_, col_counts=self.col_counts_,
+            row_ids=_savable(self.row_ids_), col_ids=_savable(self.col_ids_),
+            seen_indptr=self.seen_indptr_, seen_items=self.seen_items_,
+        )
+        return atomic_write(path, buffer.getvalue())
 
     @classmethod
     def load(cls, path: str | Path) -> ALS:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no saved model at {path}")
-        with np.load(path, allow_pickle=False) as f:
-            model = cls(**json.loads(str(f["params"])))
-            model.history_ = json.loads(str(f["history"]))
-            model.row_factors_, model.col_factors_ = f["row_factors"], f["col_factors"]
-            model.row_bias_, model.col_bias_ = f["row_bias"], f["col_bias"]
-            model.mean_ = float(f["mean"])
-            model.row_counts_, model.col_counts_ = f["row_counts"], f["col_counts"]
-            model.row_ids_, model.col_ids_ = f["row_ids"], f["col_ids"]
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                model = cls(**json.loads(str(f["params"])))
+                model.params_ = json.loads(str(f["resolved"]))
+                model.defaults_reason_ = str(f["reason"])
+                model.lambda_scores_ = json.loads(str(f["lambda_scores"]))
+                model.history_ = json.loads(str(f["history"]))
+                for name in ("row_factors", "col_factors", "row_bias", "col_bias",
+                             "row_bias_members", "col_bias_members", "row_counts", "col_counts",
+                             "row_ids", "col_ids", "seen_indptr", "seen_items"):
+                    setattr(model, name + "_", f[name])
+                model.mean_ = float(f["mean"])
+        except (KeyError, ValueError, OSError) as exc:
+            raise ValueError(f"{path} is not a saved ALS model: {exc}") from None
+        p = model.params_
+        model._penalties = (p["u_lambda"], p["v_lambda"], p["bias_lambda"],
+                            0.0 if p["method"] == "notebook" else p["reg_exponent"])
         model.shape_ = (model.row_factors_.shape[0], model.col_factors_.shape[0])
         model.n_iter_ = len(model.history_)
         return model
 
 
-_PARAMS = (
-    "n_factors", "u_lambda", "v_lambda", "bias_lambda", "biases", "reg_exponent", "method",
-    "max_iter", "tol", "init_scale", "early_stopping", "validation_fraction",
-    "n_iter_no_change", "n_init", "dtype", "random_state",
-)
+def _savable(ids: np.ndarray) -> np.ndarray:
+    """Ids as an array numpy saves without pickling (Python ints beyond int64 as text)."""
+    return ids.astype(str) if ids.dtype == object else ids

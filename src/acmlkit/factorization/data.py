@@ -8,7 +8,6 @@ one, so MovieLens-scale data costs memory in proportion to the ratings only.
 from __future__ import annotations
 
 import csv
-import io
 import math
 import zipfile
 from dataclasses import dataclass
@@ -50,7 +49,11 @@ class Ratings:
     shape : tuple (m, n)
         Size of the full matrix; rows or columns may have no entries.
     row_ids, col_ids : ndarray of shape (m,) and (n,)
-        Original identifiers (user and item ids from a file), kept for output.
+        Original identifiers (user and item ids from a file), sorted; kept for
+        output and for looking entries up by id.
+    layout : {"dense", "triples"}
+        How the data came: a dense matrix (the notebook's layout, where most cells
+        are observed) or rating triples; the defaults of a fit follow it.
     """
 
     rows: np.ndarray
@@ -59,6 +62,7 @@ class Ratings:
     shape: tuple[int, int]
     row_ids: np.ndarray
     col_ids: np.ndarray
+    layout: str = "dense"
 
     @property
     def nnz(self) -> int:
@@ -68,7 +72,7 @@ class Ratings:
         """The entries at ``index`` (positions into this object's arrays), same shape and ids."""
         return Ratings(
             self.rows[index], self.cols[index], self.values[index], self.shape,
-            self.row_ids, self.col_ids,
+            self.row_ids, self.col_ids, self.layout,
         )
 
     def to_csr(self) -> sp.csr_matrix:
@@ -82,7 +86,8 @@ class Ratings:
         return out
 
 
-def make_ratings(rows, cols, values, shape=None, *, row_ids=None, col_ids=None) -> Ratings:
+def make_ratings(rows, cols, values, shape=None, *, row_ids=None, col_ids=None,
+                 layout: str = "dense") -> Ratings:
     """Validate coordinate arrays and wrap them as :class:`Ratings`."""
     rows = np.asarray(rows, dtype=np.int64)
     cols = np.asarray(cols, dtype=np.int64)
@@ -104,7 +109,7 @@ def make_ratings(rows, cols, values, shape=None, *, row_ids=None, col_ids=None) 
         raise DataError(f"indices fall outside the matrix shape {shape}")
     row_ids = np.arange(m) if row_ids is None else np.asarray(row_ids)
     col_ids = np.arange(n) if col_ids is None else np.asarray(col_ids)
-    return Ratings(rows, cols, values, (int(m), int(n)), row_ids, col_ids)
+    return Ratings(rows, cols, values, (int(m), int(n)), row_ids, col_ids, layout)
 
 
 def _check_duplicates(rows, cols, values, n_cols, duplicates, source):
@@ -137,7 +142,7 @@ def ratings_from_triples(
         col_ids.size, duplicates, source,
     )
     return make_ratings(rows, cols, values, (row_ids.size, col_ids.size),
-                        row_ids=row_ids, col_ids=col_ids)
+                        row_ids=row_ids, col_ids=col_ids, layout="triples")
 
 
 # ----------------------------------------------------------------- dense CSV
@@ -178,7 +183,7 @@ def read_dense_csv(path: str | Path, *, zero_is_missing: bool = False) -> Rating
     if not path.is_file():
         raise FileNotFoundError(f"no matrix file at {path}")
     table: list[list[float]] = []
-    with path.open(newline="") as fh:
+    with path.open(newline="", encoding="utf-8-sig") as fh:
         for i, cells in enumerate(csv.reader(fh), start=1):
             if not cells:
                 continue
@@ -206,71 +211,125 @@ def _cell(text: str, path: Path, line: int, column: int) -> float:
 
 
 # ------------------------------------------------------------ rating triples
+# Header names accepted for the three columns (lower case, before an optional timestamp).
+_HEADER_NAMES = (
+    {"userid", "user_id", "user", "uid"},
+    {"movieid", "movie_id", "itemid", "item_id", "item", "movie", "iid"},
+    {"rating", "ratings", "score", "value"},
+)
+
+
 def read_ratings(path: str | Path, *, duplicates: str = "reject") -> Ratings:
     """Read rating triples from MovieLens ``u.data``, ``ratings.dat`` or a CSV with a header.
 
     Accepted layouts: tab- or whitespace-separated ``user item rating [timestamp]``
-    (``u.data``), ``::``-separated (``ratings.dat``), and comma-separated with a
-    header ``userId,movieId,rating[,timestamp]`` (half-star ratings allowed).
+    (``u.data``), ``::``-separated (``ratings.dat``), and comma-separated with or
+    without a header ``userId,movieId,rating[,timestamp]`` (half-star ratings
+    allowed). A UTF-8 byte-order mark is ignored.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no ratings file at {path}")
-    return parse_ratings(path.read_text(), source=str(path), duplicates=duplicates)
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # MovieLens 1M's ratings.dat neighbours are Latin-1; ids and ratings are ASCII.
+        text = raw.decode("latin-1")
+    return parse_ratings(text, source=str(path), duplicates=duplicates)
+
+
+def _splitter(first_line: str):
+    if "::" in first_line:
+        return lambda line: [c.strip() for c in line.split("::")]
+    if "," in first_line:
+        return lambda line: [c.strip() for c in line.split(",")]
+    return str.split
 
 
 def parse_ratings(text: str, *, source: str = "ratings", duplicates: str = "reject") -> Ratings:
-    """Rating triples from the text of a file; see :func:`read_ratings` for the layouts."""
-    lines = text.lstrip().splitlines()
-    if not lines:
+    """Rating triples from the text of a file; see :func:`read_ratings` for the layouts.
+
+    Row 1 is a header only when none of its first three cells is a number; a
+    row 1 with numbers and one bad cell is reported, never dropped. User and
+    item ids stay exact: integers (int64, or Python ints beyond it) when every
+    id of the column is one, strings when none is, never floats.
+    """
+    text = text.removeprefix("\ufeff")
+    numbered = [(i, line) for i, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    if not numbered:
         raise DataError(f"{source} is empty: expected lines of user, item, rating")
-    if "::" in lines[0]:
-        text, delimiter = text.replace("::", "\t"), None
-        lines = text.lstrip().splitlines()
-    elif "," in lines[0]:
-        delimiter = ","
-    else:
-        delimiter = None
-    header = [h.strip().lower() for h in lines[0].split(delimiter)]
-    skip = 0
-    if not _is_number(header[0]):
-        if delimiter != "," or header[:3] != ["userid", "movieid", "rating"]:
+    split = _splitter(numbered[0][1])
+    cells = [split(line) for _, line in numbered]
+    line_numbers = [i for i, _ in numbered]
+    if not any(_is_number(c) for c in cells[0][:3]):
+        names = [c.lower() for c in cells[0]]
+        if len(names) < 3 or any(n not in ok for n, ok in zip(names, _HEADER_NAMES)):
             raise DataError(
-                f"{source}: header {lines[0]!r} not understood; expected "
+                f"{source}: header {numbered[0][1].strip()!r} not understood; expected "
                 "userId,movieId,rating[,timestamp]"
             )
-        if len(lines) == 1:
+        cells, line_numbers = cells[1:], line_numbers[1:]
+        if not cells:
             raise DataError(f"{source} has a header but no ratings")
-        skip = 1
-    try:
-        table = np.loadtxt(io.StringIO(text), delimiter=delimiter, skiprows=skip, ndmin=2,
-                           dtype=np.float64)
-    except ValueError as exc:
-        raise DataError(f"{source}: {exc}") from None
-    if table.shape[1] not in (3, 4):
+    width = len(cells[0])
+    if width not in (3, 4):
         raise DataError(
             f"{source}: expected 3 or 4 columns (user, item, rating[, timestamp]), got "
-            f"{table.shape[1]}"
+            f"{width} on line {line_numbers[0]}"
         )
-    users, items, values = table[:, 0], table[:, 1], table[:, 2]
-    for ids, label in ((users, "user"), (items, "item")):
-        if not np.array_equal(ids, np.round(ids)):
-            bad = int(np.flatnonzero(ids != np.round(ids))[0])
-            raise DataError(f"{source}: {label} id {ids[bad]} on data line {bad + 1} is not an "
-                            "integer")
-    return ratings_from_triples(users.astype(np.int64), items.astype(np.int64), values,
-                                duplicates=duplicates, source=source)
+    for row, line in zip(cells, line_numbers):
+        if len(row) != width:
+            raise DataError(f"{source}: line {line} has {len(row)} cells, expected {width} "
+                            f"like line {line_numbers[0]}")
+    table = np.array(cells, dtype=str)
+    try:
+        values = table[:, 2].astype(np.float64)
+    except ValueError:
+        bad = next(k for k, c in enumerate(table[:, 2]) if not _is_number(c))
+        raise DataError(f"{source}: could not convert rating {table[bad, 2]!r} on line "
+                        f"{line_numbers[bad]} to a number") from None
+    users = _ids(table[:, 0], "user", source, line_numbers)
+    items = _ids(table[:, 1], "item", source, line_numbers)
+    return ratings_from_triples(users, items, values, duplicates=duplicates, source=source)
+
+
+def _ids(tokens: np.ndarray, label: str, source: str, line_numbers: list[int]) -> np.ndarray:
+    """Exact ids: int64 where they fit, Python ints beyond, strings when none is a number."""
+    try:
+        return tokens.astype(np.int64)
+    except OverflowError:
+        return np.array([int(t) for t in tokens], dtype=object)
+    except ValueError:
+        pass
+    numeric = np.array([_is_number(t) for t in tokens])
+    if not numeric.any():
+        return tokens
+    # Some ids are numbers and the first that is not an integer is the culprit.
+    bad = next(k for k, token in enumerate(tokens) if not _is_int(token))
+    what = "not an integer" if numeric[bad] else "not a number like the other ids"
+    raise DataError(f"{source}: {label} id {tokens[bad]} on line {line_numbers[bad]} is {what}")
+
+
+def _is_int(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
 
 
 def sniff_format(path: str | Path) -> str:
-    """``"ratings"`` for tab- or ``::``-separated lines or a CSV whose first cell is
-    not a number (a header), else ``"dense"``."""
-    with Path(path).open() as fh:
+    """``"ratings"`` for tab- or ``::``-separated lines or a CSV whose first row holds no
+    number (a header), else ``"dense"``."""
+    with Path(path).open(encoding="utf-8-sig", errors="replace") as fh:
         first = fh.readline()
     if "\t" in first or "::" in first:
         return "ratings"
-    cell = first.split(",")[0].strip()
-    return "dense" if not cell or _is_number(cell) else "ratings"
+    cells = [c.strip() for c in first.split(",")]
+    if any(cells) and not any(_is_number(c) for c in cells if c):
+        return "ratings"
+    return "dense"
 
 
 def _is_number(text: str) -> bool:

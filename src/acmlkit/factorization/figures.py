@@ -1,4 +1,9 @@
-"""Figures drawn only from saved results (:mod:`acmlkit.factorization.experiments`)."""
+"""Figures drawn only from results (:mod:`acmlkit.factorization.experiments`).
+
+Every function returns a matplotlib Figure; saving is the caller's
+(:func:`acmlkit.plotting.save_figure`, or :func:`plot_result` for all of a
+result's figures at once).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from acmlkit.factorization.experiments import FitResult, GridResult, StudyResult
 from acmlkit.plotting import new_figure, save_figure
@@ -17,13 +23,18 @@ _METHOD_NAMES = {"masked": "masked ALS (acmlkit)", "notebook": "notebook ALS (ze
 
 
 def _fixed_settings(result: StudyResult) -> str:
-    c = result.config
-    fixed = {"p": f"p = {c.p}", "k": f"K = {c.n_factors}", "lambda": f"λ = {c.reg}"}
-    fixed.pop(c.parameter)
+    s = result.settings
+    fixed = {"p": f"p = {s['p']}", "k": f"K = {s['n_factors']}", "lambda": f"λ = {s['reg']}"}
+    fixed.pop(result.config.parameter)
     return ", ".join(fixed.values())
 
 
-def plot_study_curves(result: StudyResult, path: str | Path, *, method: str = "masked") -> Path:
+def _std(values) -> list[float]:
+    """Error bars from summary stds; one seed has none (drawn as 0)."""
+    return [0.0 if v is None else v for v in values]
+
+
+def plot_study_curves(result: StudyResult, *, method: str = "masked") -> Figure:
     """Train and test MSE per sweep, one panel per studied value (first seed)."""
     curves = [c for c in result.curves if c["method"] == method]
     if not curves:
@@ -48,10 +59,10 @@ def plot_study_curves(result: StudyResult, path: str | Path, *, method: str = "m
     axes.flat[0].legend()
     fig.suptitle(f"{_METHOD_NAMES[method]}: error per sweep ({_fixed_settings(result)}, "
                  f"seed {result.config.seeds[0]})")
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_study(result: StudyResult, path: str | Path) -> Path:
+def plot_study(result: StudyResult) -> Figure:
     """Final train and test MSE against the studied value, mean ± std over seeds."""
     parameter = result.config.parameter
     fig, ax = new_figure(6.4, 4.2)
@@ -61,7 +72,7 @@ def plot_study(result: StudyResult, path: str | Path) -> Path:
         x = [r["value"] for r in rows]
         for metric, style in (("test", "-o"), ("train", "--s")):
             ax.errorbar(x, [r[f"mean_{metric}_mse"] for r in rows],
-                        yerr=[r[f"std_{metric}_mse"] for r in rows], fmt=style, capsize=3,
+                        yerr=_std(r[f"std_{metric}_mse"] for r in rows), fmt=style, capsize=3,
                         color=colours.get(method), label=f"{_METHOD_NAMES[method]}, {metric}")
     if parameter in ("lambda", "k"):
         ax.set_xscale("log", base=10 if parameter == "lambda" else 2)
@@ -71,7 +82,7 @@ def plot_study(result: StudyResult, path: str | Path) -> Path:
     ax.set_title(f"MSE against {_SYMBOLS[parameter]} ({_fixed_settings(result)}; "
                  f"mean ± std over {len(result.config.seeds)} seeds)")
     ax.legend(fontsize="small")
-    return save_figure(fig, path)
+    return fig
 
 
 def _log_edges(values: np.ndarray) -> np.ndarray:
@@ -83,7 +94,7 @@ def _log_edges(values: np.ndarray) -> np.ndarray:
     return 10 ** np.concatenate([[first], mids, [last]])
 
 
-def plot_grid_heatmap(result: GridResult, path: str | Path) -> Path:
+def plot_grid_heatmap(result: GridResult) -> Figure:
     """Annotated heatmap of mean test RMSE over K x λ, λ on a log axis.
 
     The cell chosen by validation error is outlined.
@@ -120,7 +131,47 @@ def plot_grid_heatmap(result: GridResult, path: str | Path) -> Path:
     ax.set_title(f"Test RMSE over K x λ (p = {result.config.p}, mean over "
                  f"{len(result.config.seeds)} seeds)\noutlined: chosen by validation error, "
                  f"K = {result.best_k}, λ = {result.best_lambda:g}")
-    return save_figure(fig, path)
+    return fig
+
+
+def _grid_panel(result: GridResult, over: str, at: float | None):
+    """Train, validation and test RMSE along one grid axis at a fixed value of the other."""
+    k_values, lambdas = list(result.k_values), list(result.lambdas)
+    at = (result.best_k if over == "lambda" else result.best_lambda) if at is None else at
+    fixed_axis = k_values if over == "lambda" else lambdas
+    if at not in fixed_axis:
+        raise ValueError(f"{'K' if over == 'lambda' else 'lambda'} = {at} is not on the grid "
+                         f"{fixed_axis}")
+    i = fixed_axis.index(at)
+    pick = (lambda m: np.array(m)[i, :]) if over == "lambda" else (lambda m: np.array(m)[:, i])
+    x = lambdas if over == "lambda" else k_values
+    fig, ax = new_figure(6.4, 4.0)
+    for name, matrix, colour in (("train", result.train_rmse, "tab:purple"),
+                                 ("validation", result.val_rmse, "tab:orange"),
+                                 ("test", result.test_rmse, "tab:green")):
+        ax.plot(x, pick(matrix), "-o", color=colour, label=f"{name} RMSE")
+    if over == "lambda":
+        ax.set_xscale("log")
+        ax.set_xlabel("λ (u_lambda = v_lambda), log scale")
+        title = f"Loss against λ at K = {at}"
+    else:
+        ax.set_xlabel("K (rank)")
+        title = f"Loss against K at λ = {at:g}"
+    ax.set_ylabel("root mean squared error")
+    ax.set_title(f"{title} (p = {result.settings['p']}, mean over "
+                 f"{len(result.config.seeds)} seeds)")
+    ax.legend()
+    return fig
+
+
+def plot_loss_vs_lambda(result: GridResult, k: int | None = None) -> Figure:
+    """The notebook's cell [15]: errors against λ at fixed K (default: the chosen K)."""
+    return _grid_panel(result, "lambda", k)
+
+
+def plot_loss_vs_k(result: GridResult, lam: float | None = None) -> Figure:
+    """The notebook's cell [15]: errors against K at fixed λ (default: the chosen λ)."""
+    return _grid_panel(result, "k", lam)
 
 
 def _outline(x, y, w, h):
@@ -129,7 +180,7 @@ def _outline(x, y, w, h):
     return Rectangle((x, y), w, h, fill=False, edgecolor="red", linewidth=2)
 
 
-def plot_fit_history(result: FitResult, path: str | Path) -> Path:
+def plot_fit_history(result: FitResult) -> Figure:
     """Train and test RMSE per sweep of the first fold."""
     history = result.history
     fig, ax = new_figure(6.4, 4.0)
@@ -142,25 +193,38 @@ def plot_fit_history(result: FitResult, path: str | Path) -> Path:
                 label="validation RMSE")
     ax.set_xlabel("sweep")
     ax.set_ylabel("root mean squared error (unclipped)")
-    c = result.config
-    title = f"{c.method} ALS, K = {c.n_factors}, λ_u = {c.u_lambda}, λ_v = {c.v_lambda}"
-    if c.reg_exponent:
-        title += f" (x n^{c.reg_exponent:g})"
-    if c.n_init > 1:
-        title += f", {c.n_init} inits averaged\n(train: mean over inits; test: the average)"
+    c = result.params
+    title = (f"{c['method']} ALS, K = {c['n_factors']}, λ_u = {c['u_lambda']}, "
+             f"λ_v = {c['v_lambda']}")
+    if c["reg_exponent"]:
+        title += f" (x n^{c['reg_exponent']:g})"
+    if c["n_init"] > 1:
+        title += f", {c['n_init']} inits averaged\n(train: mean over inits; test: the average)"
     ax.set_title(title)
     ax.legend()
-    return save_figure(fig, path)
+    return fig
+
+
+def figures_for(result) -> dict[str, Figure]:
+    """Every figure that applies to a result, by file name."""
+    if isinstance(result, GridResult):
+        figs = {"heatmap.png": plot_grid_heatmap(result)}
+        if len(result.lambdas) > 1:
+            figs["loss_vs_lambda.png"] = plot_loss_vs_lambda(result)
+        if len(result.k_values) > 1:
+            figs["loss_vs_k.png"] = plot_loss_vs_k(result)
+        return figs
+    if isinstance(result, FitResult):
+        return {"history.png": plot_fit_history(result)}
+    if isinstance(result, StudyResult):
+        figs = {f"error_vs_{result.config.parameter}.png": plot_study(result)}
+        for method in result.config.methods:
+            figs[f"curves_{method}.png"] = plot_study_curves(result, method=method)
+        return figs
+    raise TypeError(f"no factorisation figures for a {type(result).__name__}")
 
 
 def plot_result(result, folder: str | Path) -> list[Path]:
-    """Every figure that applies to a saved result, into ``folder``."""
+    """Save every figure of a result into ``folder``; returns the paths."""
     folder = Path(folder)
-    if isinstance(result, GridResult):
-        return [plot_grid_heatmap(result, folder / "heatmap.png")]
-    if isinstance(result, FitResult):
-        return [plot_fit_history(result, folder / "history.png")]
-    paths = [plot_study(result, folder / f"error_vs_{result.config.parameter}.png")]
-    for method in result.config.methods:
-        paths.append(plot_study_curves(result, folder / f"curves_{method}.png", method=method))
-    return paths
+    return [save_figure(fig, folder / name) for name, fig in figures_for(result).items()]

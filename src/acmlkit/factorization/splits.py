@@ -76,6 +76,13 @@ def user_holdout_split(ratings: Ratings, fraction: float = 0.2, seed=0) -> Split
     rank_in_row = np.arange(ratings.nnz) - np.repeat(starts, counts)
     n_test = np.minimum(np.round(fraction * counts).astype(np.int64), counts - 1)
     held = rank_in_row < np.repeat(n_test, counts)
+    if not held.any():
+        raise ValueError(
+            f"a per-user split with holdout {fraction} holds out nothing: every one of the "
+            f"{ratings.shape[0]} users has too few ratings (most: {int(counts.max())}; a user "
+            "needs round(holdout * count) >= 1 and one rating left for training); raise "
+            "--holdout or use --split bernoulli"
+        )
     test = np.sort(order[held])
     train = np.sort(order[~held])
     return Split(train, test)
