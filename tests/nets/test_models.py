@@ -77,8 +77,21 @@ def test_cnn_needs_16_pixels():
     assert NetConfig("mlp", height=15).height == 15
 
 
+@pytest.mark.parametrize(("channels", "size", "classes"), [(3, 32, 10), (1, 8, 10), (1, 28, 5),
+                                                         (3, 64, 100)])
+def test_matched_mlp_has_the_cnns_parameter_count(channels, size, classes):
+    h = w = max(size, 16) if size >= 16 else 32
+    cnn, _ = count_parameters(build_model(NetConfig("cnn", channels, h, w, classes)))
+    mlp, _ = count_parameters(build_model(NetConfig("mlp-matched", channels, size, size, classes)))
+    assert abs(mlp - cnn) / cnn < 0.02
+    out = build_model(NetConfig("mlp-matched", channels, size, size, classes))(
+        torch.zeros(2, channels, size, size))
+    assert out.shape == (2, classes)
+
+
 def test_bad_config_values():
-    with pytest.raises(ValueError, match=r"arch must be one of \['cnn', 'mlp'\], got 'rnn'"):
+    expected = r"arch must be one of \['cnn', 'mlp', 'mlp-matched'\], got 'rnn'"
+    with pytest.raises(ValueError, match=expected):
         NetConfig("rnn")
     with pytest.raises(ValueError, match=r"n_classes must be in \[2, None\], got 1"):
         NetConfig("mlp", n_classes=1)

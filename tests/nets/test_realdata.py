@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from acmlkit.nets.data import CIFAR10_CLASSES, load_image_folder
-from acmlkit.nets.experiments import TrainConfig, run_training
+from acmlkit.nets.experiments import TrainConfig, run
 
 
 @pytest.mark.realdata
@@ -21,7 +21,7 @@ def test_cifar10_jpeg_archive(shared_datasets, user_cache):
     np.testing.assert_array_equal(np.bincount(data.y_train), [5000] * 10)
     np.testing.assert_array_equal(np.bincount(data.y_test), [1000] * 10)
     # A one-epoch MLP on a 5,000-image subset is far above chance (10 %).
-    result, _ = run_training(
+    result = run(
         TrainConfig(arch="mlp", recipe="fast", epochs=1, n_train=5000, n_test=2000),
         dataset=data,
     )

@@ -1,11 +1,16 @@
 """The notebook's CNN and MLP on CIFAR-10-like images, and the pixel-permutation experiment.
 
 - :mod:`acmlkit.nets.data`: official CIFAR-10, image folders and archives, synthetic shapes.
-- :mod:`acmlkit.nets.models`: the CNN and MLP, sized from a :class:`NetConfig`.
-- :mod:`acmlkit.nets.permutations`: fixed, per-image and the notebook's permutations.
-- :mod:`acmlkit.nets.training`: recipes, the :class:`Trainer`, checkpoints, model files.
+- :mod:`acmlkit.nets.torchdata`: the same images as a ``torch.utils.data.Dataset`` or tensors.
+- :mod:`acmlkit.nets.models`: the CNN, the MLP and a CNN-sized MLP, from a ``NetConfig``.
+- :mod:`acmlkit.nets.permutations`: fixed, per-image, the notebook's and recovered layouts.
+- :mod:`acmlkit.nets.recipes`: how to train (``Recipe``), the named recipes, ``auto``.
+- :mod:`acmlkit.nets.trainer`: the ``Trainer`` loop on whole tensors, on any device.
+- :mod:`acmlkit.nets.inference`: ``TrainedModel``, batched logits, test-time flips.
+- :mod:`acmlkit.nets.checkpoint`: model files and checkpoints with a version and checksum.
+- :mod:`acmlkit.nets.devices`: ``--device cpu|cuda|mps|auto``.
 - :mod:`acmlkit.nets.evaluation`: accuracy, per-class accuracy, confusion matrix.
-- :mod:`acmlkit.nets.experiments`: one training run and the permutation study.
+- :mod:`acmlkit.nets.experiments`: ``run`` (one training) and the permutation study.
 - :mod:`acmlkit.nets.figures`: figures drawn from saved results.
 """
 

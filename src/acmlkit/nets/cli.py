@@ -1,12 +1,17 @@
-"""``acml nn``: train, evaluate, the permutation study, figures from saved results."""
+"""``acml nn``: train, evaluate, the permutation study, figures from saved results.
+
+Only the standard library and typer are imported at module level; numpy, torch and
+the library are imported inside the commands, so ``acml --help`` stays fast.
+"""
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 
 import typer
 
-from acmlkit.results import save_csv, save_json
+from acmlkit.sweeps.cli import CLUSTER_OPTION, JOBS_OPTION, SCHEDULER_OPTION
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -15,15 +20,51 @@ app = typer.Typer(
 study_app = typer.Typer(no_args_is_help=True, help="Experiments over several runs.")
 app.add_typer(study_app, name="study")
 
+
+# The values mirror the library's tuples (models.ARCHITECTURES, recipes.RECIPE_NAMES,
+# permutations.CONDITIONS, devices.DEVICES); a test checks that they agree.
+class Arch(enum.StrEnum):
+    cnn = "cnn"
+    mlp = "mlp"
+    mlp_matched = "mlp-matched"
+
+
+class RecipeName(enum.StrEnum):
+    auto = "auto"
+    notebook = "notebook"
+    fast = "fast"
+    small = "small"
+
+
+class Condition(enum.StrEnum):
+    none = "none"
+    fixed = "fixed"
+    per_image = "per-image"
+    notebook = "notebook"
+    fixed_recovered = "fixed-recovered"
+
+
+class Device(enum.StrEnum):
+    cpu = "cpu"
+    cuda = "cuda"
+    mps = "mps"
+    auto = "auto"
+
+
 DATA_HELP = (
     "'synthetic' (generated shapes, no download), 'cifar10' (official, downloaded once "
     "into the cache), 'cifar10:PATH' (a local cifar-10-python.tar.gz or its extracted "
     "folder), or an image folder / .tar / .tar.gz / .zip with train/<class>/ and test/<class>/"
 )
 PERMUTATION_HELP = (
-    "none | fixed (one permutation from the seed for all images) | per-image (a new one per "
-    "image) | notebook (train plain, test per-image permuted, as the notebook did)"
+    "none; fixed (one permutation from the seed for all images); per-image (a new one per "
+    "image); notebook (train plain, test per-image permuted, as the notebook did); "
+    "fixed-recovered (fixed, then the layout recovered from pixel statistics)"
 )
+RECIPE_HELP = "auto (small under 20,000 training images, else fast), fast, small or notebook"
+DEVICE_HELP = "where the model and the data tensors live; auto: CUDA, else MPS, else CPU"
+DEVICE_OPTION = typer.Option(Device.cpu, "--device", help=DEVICE_HELP)
+OUT_HELP = "folder for config, model, checkpoints, result.json and figures"
 
 
 def _threads(threads: int | None) -> None:
@@ -49,42 +90,62 @@ def _print_evaluation(evaluation) -> None:
 
 
 def _train_figures(result, out: Path) -> None:
-    from acmlkit.nets.figures import plot_confusion, plot_history, plot_sample_grid
+    from acmlkit.nets import figures
+    from acmlkit.plotting import save_figure
 
-    plot_history(result, out / "history.png")
-    plot_sample_grid(result, out / "samples.png")
-    plot_confusion(result, out / "confusion.png")
+    save_figure(figures.plot_history(result), out / "history.png")
+    save_figure(figures.plot_sample_grid(result), out / "samples.png")
+    save_figure(figures.plot_training_images(result), out / "training_images.png")
+    save_figure(figures.plot_confusion(result), out / "confusion.png")
+
+
+def _study_figures(result, out: Path) -> None:
+    from acmlkit.nets import figures
+    from acmlkit.plotting import save_figure
+
+    save_figure(figures.plot_per_class_accuracy(result), out / "per_class_accuracy.png")
+    save_figure(figures.plot_permutation_summary(result), out / "summary.png")
+
+
+def _split(text: str, option: str, convert=str) -> tuple:
+    try:
+        values = tuple(convert(s.strip()) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise typer.BadParameter(f"expected comma-separated values, got {text!r}",
+                                 param_hint=option) from None
+    if not values:
+        raise typer.BadParameter(f"expected at least one value, got {text!r}", param_hint=option)
+    return values
 
 
 @app.command()
 def train(
-    arch: str = typer.Option("cnn", help="cnn or mlp"),
+    arch: Arch = typer.Option(Arch.cnn, help="cnn, mlp or mlp-matched (an MLP of the CNN's size)"),
     data: str = typer.Option("synthetic", help=DATA_HELP),
-    recipe: str = typer.Option(
-        "auto", help="auto (small under 20,000 training images, else fast), fast, small, notebook"
-    ),
-    permutation: str = typer.Option("none", help=PERMUTATION_HELP),
-    seed: int = typer.Option(0, help="one seed for permutation, initialisation and data order"),
-    epochs: int = typer.Option(None, help="override the recipe's number of epochs"),
-    batch_size: int = typer.Option(None, help="override the recipe's batch size"),
-    n_train: int = typer.Option(None, help="random subset of the training images"),
-    n_test: int = typer.Option(None, help="random subset of the test images"),
-    out: Path = typer.Option(None, help="folder for config, model, checkpoints and figures"),
+    recipe: RecipeName = typer.Option(RecipeName.auto, help=RECIPE_HELP),
+    permutation: Condition = typer.Option(Condition.none, help=PERMUTATION_HELP),
+    seed: int = typer.Option(0, min=0, help="one seed for permutation, initialisation and order"),
+    epochs: int = typer.Option(None, min=1, help="override the recipe's number of epochs"),
+    batch_size: int = typer.Option(None, min=1, help="override the recipe's batch size"),
+    n_train: int = typer.Option(None, min=1, help="random subset of the training images"),
+    n_test: int = typer.Option(None, min=1, help="random subset of the test images"),
+    out: Path = typer.Option(None, "--out", "-o", help=OUT_HELP),
     resume: bool = typer.Option(False, help="continue from OUT/checkpoints/checkpoint.pt"),
-    threads: int = typer.Option(None, help="torch CPU threads (default: torch's choice)"),
+    threads: int = typer.Option(None, min=1, help="torch CPU threads (default: torch's choice)"),
+    device: Device = DEVICE_OPTION,
 ) -> None:
     """Train one network, print its per-epoch history and its test scores."""
-    from acmlkit.nets.experiments import TrainConfig, run_training
+    from acmlkit.nets.experiments import TrainConfig, run
 
+    if resume and out is None:
+        raise typer.BadParameter("--resume needs --out, the folder whose checkpoint to continue",
+                                 param_hint="--resume")
     _threads(threads)
     config = TrainConfig(
-        arch=arch, data=data, recipe=recipe, permutation=permutation, seed=seed, epochs=epochs,
-        batch_size=batch_size, n_train=n_train, n_test=n_test,
+        arch=arch.value, data=data, recipe=recipe.value, permutation=permutation.value,
+        seed=seed, epochs=epochs, batch_size=batch_size, n_train=n_train, n_test=n_test,
+        device=device.value,
     )
-    if resume and out is None:
-        raise ValueError("--resume needs --out, the folder whose checkpoint to continue")
-    if out is not None:
-        save_json(config, out / "config.json")
 
     def show(record: dict) -> None:
         typer.echo(
@@ -93,11 +154,12 @@ def train(
             f"  {record['seconds']:7.1f} s"
         )
 
-    result, _ = run_training(config, out=out, resume=resume, callback=show)
+    result = run(config, out, resume=resume, callback=show)
+    if result.adaptation:
+        typer.echo(f"note: {result.adaptation}")
+    typer.echo(f"recipe {result.recipe_name}, device {result.device}")
     _print_evaluation(result.evaluation)
     if out is not None:
-        result.save(out / "result.json")
-        save_csv(result.history, out / "history.csv")
         _train_figures(result, out)
         typer.echo(f"wrote {out}")
 
@@ -106,18 +168,22 @@ def train(
 def evaluate(
     model: Path = typer.Argument(..., help="model.pt or checkpoint.pt from `acml nn train`"),
     data: str = typer.Option("synthetic", help=DATA_HELP),
-    permutation: str = typer.Option("none", help=PERMUTATION_HELP),
-    seed: int = typer.Option(0, help="the training run's seed, so 'fixed' draws its permutation"),
-    n_test: int = typer.Option(None, help="random subset of the test images"),
-    out: Path = typer.Option(None, help="folder for evaluation.json (scores and confusion matrix)"),
-    threads: int = typer.Option(None, help="torch CPU threads"),
+    permutation: Condition = typer.Option(Condition.none, help=PERMUTATION_HELP),
+    seed: int = typer.Option(0, min=0, help="the training run's seed, so 'fixed' draws its "
+                             "permutation"),
+    n_test: int = typer.Option(None, min=1, help="random subset of the test images"),
+    out: Path = typer.Option(None, "--out", "-o", help="folder for evaluation.json"),
+    threads: int = typer.Option(None, min=1, help="torch CPU threads"),
+    device: Device = DEVICE_OPTION,
 ) -> None:
     """Score a saved model on a test set: accuracy, per class, confusion, parameter counts."""
     from acmlkit.nets.experiments import evaluate_saved_model
+    from acmlkit.results import save_json
 
     _threads(threads)
     evaluation = evaluate_saved_model(
-        model, data=data, permutation=permutation, seed=seed, n_test=n_test
+        model, data=data, permutation=permutation.value, seed=seed, n_test=n_test,
+        device=device.value,
     )
     _print_evaluation(evaluation)
     if out is not None:
@@ -130,55 +196,52 @@ def study_permutation(
     data: str = typer.Option("synthetic", help=DATA_HELP),
     seeds: str = typer.Option("0,1", help="comma-separated seeds (more: tighter error bars)"),
     conditions: str = typer.Option(
-        "none,fixed,per-image,notebook", help="comma-separated permutation conditions"
+        "none,fixed,per-image,notebook",
+        help="comma-separated conditions: none, fixed, per-image, notebook, fixed-recovered",
     ),
-    recipe: str = typer.Option(
-        "small", help="small (a few thousand images), fast, notebook or auto"
-    ),
-    epochs: int = typer.Option(None, help="override the recipe's number of epochs"),
-    n_train: int = typer.Option(3000, help="random subset of the training images (0: all)"),
-    n_test: int = typer.Option(1000, help="random subset of the test images (0: all)"),
-    out: Path = typer.Option(None, help="folder for study.json, CSV tables and the figure"),
-    jobs: int = typer.Option(2, help="worker processes, one torch thread each (1: in-process)"),
-    threads: int = typer.Option(None, help="torch CPU threads, with --jobs 1"),
+    archs: str = typer.Option("cnn,mlp,mlp-matched", help="comma-separated architectures"),
+    recipe: RecipeName = typer.Option(RecipeName.auto, help=RECIPE_HELP),
+    epochs: int = typer.Option(None, min=1, help="override the recipe's number of epochs"),
+    n_train: int = typer.Option(3000, min=0, help="random subset of the training images (0: all)"),
+    n_test: int = typer.Option(1000, min=0, help="random subset of the test images (0: all)"),
+    out: Path = typer.Option(None, "--out", "-o", help="folder for result.json, the trial store, "
+                             "CSV tables and figures; a rerun resumes"),
+    jobs: int = JOBS_OPTION,
+    scheduler: str = SCHEDULER_OPTION,
+    cluster: str = CLUSTER_OPTION,
+    threads: int = typer.Option(None, min=1, help="torch threads per trial (default: 1 with "
+                                "--jobs > 1, else torch's choice)"),
+    device: Device = DEVICE_OPTION,
 ) -> None:
-    """Train CNN and MLP under each permutation condition over several seeds; print the table."""
+    """Train every architecture under each permutation condition over several seeds."""
     from acmlkit.nets.experiments import PermutationStudyConfig, run_permutation_study
+    from acmlkit.sweeps import Execution
 
-    _threads(threads)
-    try:
-        seed_list = tuple(int(s) for s in seeds.split(",") if s.strip())
-    except ValueError:
-        raise ValueError(f"--seeds must be comma-separated integers, got {seeds!r}") from None
     config = PermutationStudyConfig(
         data=data,
-        conditions=tuple(c.strip() for c in conditions.split(",") if c.strip()),
-        seeds=seed_list,
-        recipe=recipe,
+        conditions=_split(conditions, "--conditions"),
+        archs=_split(archs, "--archs"),
+        seeds=_split(seeds, "--seeds", int),
+        recipe=recipe.value,
         epochs=epochs,
         n_train=n_train or None,
         n_test=n_test or None,
-        n_jobs=jobs,
+        device=device.value,
+        threads=threads,
     )
-    if out is not None:
-        save_json(config, out / "config.json")
-    result = run_permutation_study(
-        config,
-        callback=lambda r: typer.echo(
-            f"  {r.arch} {r.condition:>9} seed {r.seed}: {_percent(r.accuracy)}", err=True
-        ),
-    )
-    typer.echo(f"{'condition':>10} {'arch':>4} {'accuracy':>9} {'std':>6}")
+    execution = Execution(jobs=jobs, scheduler=scheduler, cluster=cluster)
+    result = run_permutation_study(config, out, execution=execution)
+    if result.adaptation:
+        typer.echo(f"note: {result.adaptation}")
+    typer.echo(f"{'condition':>15} {'arch':>11} {'accuracy':>9} {'std':>6} {'params':>8}")
     for row in result.summary():
+        std = "" if row["std_accuracy"] is None else f"{100 * row['std_accuracy']:5.1f}"
         typer.echo(
-            f"{row['condition']:>10} {row['arch']:>4} {_percent(row['mean_accuracy']):>9} "
-            f"{100 * row['std_accuracy']:5.1f}"
+            f"{row['condition']:>15} {row['arch']:>11} {_percent(row['mean_accuracy']):>9} "
+            f"{std:>6} {row['n_parameters']:>8,}"
         )
     if out is not None:
-        from acmlkit.nets.figures import plot_per_class_accuracy
-
-        result.save(out)
-        plot_per_class_accuracy(result, out / "per_class_accuracy.png")
+        _study_figures(result, out)
         typer.echo(f"wrote {out}")
 
 
@@ -186,35 +249,38 @@ def study_permutation(
 def figures(
     folder: Path = typer.Argument(..., help="an --out folder of `acml nn train` or `study`"),
 ) -> None:
-    """Redraw the figures of a saved run or study from its JSON, without re-running it."""
-    from acmlkit.nets.experiments import PermutationStudyResult, TrainResult
-    from acmlkit.nets.figures import plot_per_class_accuracy
+    """Redraw the figures of a saved run or study from its result.json, without re-running it."""
+    from acmlkit.nets.experiments import PermutationStudyResult
+    from acmlkit.results import load_result
 
-    if (folder / "study.json").is_file():
-        path = plot_per_class_accuracy(
-            PermutationStudyResult.load(folder), folder / "per_class_accuracy.png"
-        )
-        typer.echo(f"wrote {path}")
-    elif (folder / "result.json").is_file():
-        _train_figures(TrainResult.load(folder / "result.json"), folder)
-        typer.echo(f"wrote figures in {folder}")
+    result = load_result(folder, expect=("nn.train", "nn.permutation"))
+    if isinstance(result, PermutationStudyResult):
+        _study_figures(result, folder)
     else:
-        raise FileNotFoundError(f"{folder} holds neither study.json nor result.json")
+        _train_figures(result, folder)
+    typer.echo(f"wrote figures in {folder}")
 
 
 @app.command()
 def params(
-    channels: int = typer.Option(3, help="image channels"),
-    size: int = typer.Option(32, help="image height and width"),
-    classes: int = typer.Option(10, help="number of classes"),
+    channels: int = typer.Option(3, min=1, help="image channels"),
+    size: int = typer.Option(32, min=1, help="image height and width"),
+    classes: int = typer.Option(10, min=2, help="number of classes"),
 ) -> None:
-    """Print the CNN's and the MLP's parameter counts (total and trainable)."""
-    from acmlkit.nets.models import ARCHITECTURES, NetConfig, build_model, count_parameters
+    """Print each architecture's parameter count (total and trainable)."""
+    from acmlkit.nets.models import (
+        ARCHITECTURES,
+        NetConfig,
+        build_model,
+        cnn_input_size,
+        count_parameters,
+    )
 
     for arch in ARCHITECTURES:
-        config = NetConfig(arch, channels, size, size, classes)
-        total, trainable = count_parameters(build_model(config))
-        typer.echo(f"{arch}: {total:,} parameters, {trainable:,} trainable")
+        h, w = cnn_input_size(size, size) if arch == "cnn" else (size, size)
+        total, trainable = count_parameters(build_model(NetConfig(arch, channels, h, w, classes)))
+        note = f" (on images upscaled to {h}x{w})" if (h, w) != (size, size) else ""
+        typer.echo(f"{arch}: {total:,} parameters, {trainable:,} trainable{note}")
 
 
 @app.command()

@@ -11,18 +11,20 @@ import hashlib
 import io
 import os
 import pickle
+import shutil
 import tarfile
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from zlib import error as zlib_error
 
 import numpy as np
 
 from acmlkit.download import cache_dir, fetch
 from acmlkit.errors import DataError
 from acmlkit.progress import progress
-from acmlkit.rng import spawn_generators
+from acmlkit.rng import RunContext
 from acmlkit.validation import check_int
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -92,15 +94,34 @@ class ImageDataset:
         """``(channels, height, width)``."""
         return tuple(int(s) for s in self.x_train.shape[1:])
 
-    def subsample(self, n_train: int | None, n_test: int | None, seed: int = 0) -> ImageDataset:
-        """A random subset (image folders are sorted by class, so never take the head)."""
-        rngs = spawn_generators(seed, ["train", "test"])
+    def fingerprint(self) -> str:
+        """``sha256:...`` of the images and labels of both splits (see ``fingerprint_arrays``)."""
+        from acmlkit.results import fingerprint_arrays
+
+        return fingerprint_arrays(self.x_train, self.y_train, self.x_test, self.y_test)
+
+    def torch(self, split: str = "train", **kwargs):
+        """This split as a :class:`torch.utils.data.Dataset` (see :class:`ImageTensorDataset`)."""
+        from acmlkit.nets.torchdata import ImageTensorDataset
+
+        return ImageTensorDataset.from_dataset(self, split, **kwargs)
+
+    def subsample(
+        self, n_train: int | None, n_test: int | None, ctx: RunContext | None = None
+    ) -> ImageDataset:
+        """A random subset (image folders are sorted by class, so never take the head).
+
+        Drawn from ``ctx``'s streams ``subsample-train`` and ``subsample-test``
+        (default ``RunContext(0)``), so the test subset does not depend on ``n_train``.
+        """
+        ctx = ctx if ctx is not None else RunContext(0)
         parts = {}
         for split, n in (("train", n_train), ("test", n_test)):
             x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
             if n is not None and n < len(x):
                 check_int(n, f"n_{split}", low=1)
-                keep = np.sort(rngs[split].choice(len(x), size=n, replace=False))
+                rng = ctx.stream(f"subsample-{split}")
+                keep = np.sort(rng.choice(len(x), size=n, replace=False))
                 x, y = x[keep], y[keep]
             parts[split] = (x, y)
         return ImageDataset(
@@ -236,21 +257,116 @@ def load_cifar10(source: str | Path | None = None) -> ImageDataset:
         if not archive.is_file():
             raise FileNotFoundError(f"no CIFAR-10 archive or folder at {archive}")
     # Extracted once per archive (keyed by path, size and mtime), beside the download.
-    extracted = folder / f"extracted-{_short_digest(archive)}"
+    # v2: extractions are renamed into place when complete (older folders may be partial).
+    extracted = folder / f"extracted-v2-{_short_digest(archive)}"
     return read_cifar10_folder(_extract_cifar(archive, extracted))
 
 
 def _extract_cifar(archive: Path, folder: Path) -> Path:
+    """Extract ``archive`` into ``folder`` under a temporary name, renamed when complete.
+
+    A process killed mid-extraction leaves only a ``.part`` folder, which later
+    runs ignore (and remove once its process is gone), never a half-filled cache.
+    """
     target = folder / CIFAR10_FOLDER
-    if (target / _CIFAR_TEST_BATCH).is_file():
+    if target.is_dir():
         return target
+    folder.mkdir(parents=True, exist_ok=True)
+    _remove_stale_parts(folder)
+    partial = folder / f".{CIFAR10_FOLDER}.{os.getpid()}.part"
+    shutil.rmtree(partial, ignore_errors=True)
     try:
         with tarfile.open(archive, "r:*") as tar:
-            members = [m for m in tar.getmembers() if m.isfile() and _safe(m.name)]
-            tar.extractall(folder, members=members)
-    except (tarfile.TarError, EOFError, OSError) as exc:
+            members = _complete_members(tar, archive)
+            inner = [m for m in members if m.isfile() and _safe(m.name)]
+            for member in inner:
+                _with_member(archive, member.name, tar.extract, member, partial, filter="data")
+        found = [p.parent for p in partial.rglob(_CIFAR_TEST_BATCH)]
+        if len(found) != 1:
+            raise DataError(f"{archive}: not a CIFAR-10 python archive (no single {CIFAR10_FOLDER}/"
+                            f"{_CIFAR_TEST_BATCH} inside)")
+        read_cifar10_folder(found[0])  # every batch present and readable before it is kept
+        try:
+            found[0].rename(target)
+        except OSError:
+            if not target.is_dir():  # else another process finished first: keep theirs
+                raise
+    except (tarfile.TarError, EOFError, OSError, zlib_error) as exc:
         raise DataError(f"{archive}: not a readable CIFAR-10 archive ({exc})") from None
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     return target
+
+
+def _remove_stale_parts(folder: Path) -> None:
+    """Delete ``.part`` folders left by extractions whose process no longer runs."""
+    for part in folder.glob(f".{CIFAR10_FOLDER}.*.part"):
+        pid = part.name.split(".")[-2]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(part, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _with_member(archive: Path, name: str, func, *args, **kwargs):
+    """``func(*args)``, with a read error reported as the archive and member it hit."""
+    try:
+        return func(*args, **kwargs)
+    except (tarfile.TarError, EOFError, OSError, zlib_error, zipfile.BadZipFile) as exc:
+        raise DataError(
+            f"{archive}: truncated or corrupt archive: member {name} cannot be read ({exc})"
+        ) from None
+
+
+def _complete_members(tar: tarfile.TarFile, archive: Path) -> list[tarfile.TarInfo]:
+    """Every member of ``tar``, after checking that the archive ends with tar's end marker.
+
+    Python's tarfile stops quietly at a member boundary when the file is cut
+    there; a complete archive ends with a zero block, so its absence means
+    members are missing.
+    """
+    members: list[tarfile.TarInfo] = []
+    try:
+        for member in tar:
+            members.append(member)
+    except (tarfile.TarError, EOFError, zlib_error) as exc:
+        after = f"after member {members[-1].name}" if members else "at its first member"
+        raise DataError(f"{archive}: truncated or corrupt archive {after} ({exc})") from None
+    _check_end_marker(tar, archive, members)
+    return members
+
+
+def _check_end_marker(tar: tarfile.TarFile, archive: Path, members: list) -> None:
+    try:
+        tar.fileobj.seek(tar.offset)
+        block = tar.fileobj.read(tarfile.BLOCKSIZE)
+    except (tarfile.TarError, EOFError, OSError, zlib_error) as exc:
+        block, detail = b"", f" ({exc})"
+    else:
+        detail = ""
+    if len(block) == tarfile.BLOCKSIZE and not any(block):
+        return
+    last = members[-1] if members else None
+    if block:
+        # A partial header still holds the next member's name in its first 100 bytes.
+        name = block[:100].split(b"\0", 1)[0].decode(errors="replace")
+        where = f"inside the header of member {name}" if name else "inside a member header"
+    elif last is not None and last.offset_data + last.size > archive.stat().st_size:
+        where = f"inside member {last.name}"
+    else:
+        where = f"after member {last.name}" if last is not None else "before any member"
+    raise DataError(
+        f"{archive}: truncated archive: it ends {where}, without tar's end-of-archive "
+        f"marker{detail}; download or copy it again"
+    )
 
 
 def _safe(name: str) -> bool:
@@ -366,8 +482,9 @@ def _member_names(path: Path) -> list[tuple[str, bool]]:
             with zipfile.ZipFile(path) as zf:
                 return [(i.filename, i.is_dir()) for i in zf.infolist()]
         with tarfile.open(path, "r:*") as tar:
-            return [(m.name, m.isdir()) for m in tar.getmembers() if m.isfile() or m.isdir()]
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
+            members = _complete_members(tar, path)
+            return [(m.name, m.isdir()) for m in members if m.isfile() or m.isdir()]
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, zlib_error) as exc:
         raise DataError(f"{path}: corrupt or truncated archive ({exc})") from None
 
 
@@ -421,17 +538,41 @@ def _read_all(source: Path, files: list[_Entry]) -> list[bytes]:
         if _archive_kind(source) == "zip":
             with zipfile.ZipFile(source) as zf:
                 for member, i in wanted.items():
-                    blobs[i] = zf.read(member)
+                    # ZipFile.read checks each member's CRC-32.
+                    blobs[i] = _with_member(source, member, zf.read, member)
         else:
             # One sequential pass: random access into a .tar.gz would re-decompress.
             with tarfile.open(source, "r:*") as tar:
-                for member in tar:
+                members = []
+                for member in _iter_members(tar, source, members):
                     i = wanted.get(member.name)
                     if i is not None:
-                        blobs[i] = tar.extractfile(member).read()
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
+                        blob = _with_member(source, member.name, _read_member, tar, member)
+                        if len(blob) != member.size:
+                            raise DataError(
+                                f"{source}: truncated archive: member {member.name} holds "
+                                f"{len(blob)} of its {member.size} bytes"
+                            )
+                        blobs[i] = blob
+                _check_end_marker(tar, source, members)
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, zlib_error) as exc:
         raise DataError(f"{source}: corrupt or truncated archive ({exc})") from None
     return blobs
+
+
+def _iter_members(tar: tarfile.TarFile, archive: Path, seen: list):
+    """The members of ``tar`` as it streams, appended to ``seen``; errors name the last one."""
+    try:
+        for member in tar:
+            seen.append(member)
+            yield member
+    except (tarfile.TarError, EOFError, zlib_error) as exc:
+        after = f"after member {seen[-1].name}" if seen else "at its first member"
+        raise DataError(f"{archive}: truncated or corrupt archive {after} ({exc})") from None
+
+
+def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    return tar.extractfile(member).read()
 
 
 def _decode_one(blob: bytes, name: str) -> np.ndarray:
@@ -551,7 +692,7 @@ def make_shapes(
     n_train: int = 10_000,
     n_test: int = 2_000,
     *,
-    seed: int = 0,
+    seed: int | RunContext = 0,
     image_size: int = 32,
     noise: float = 16.0,
 ) -> ImageDataset:
@@ -560,7 +701,8 @@ def make_shapes(
     The class is carried only by the local arrangement of pixels (a disk and a
     square of the same colour and area differ only in their outline), so a CNN's
     local, translation-shared filters beat an MLP, and a fixed pixel permutation
-    takes that advantage away.
+    takes that advantage away. Images are drawn from the streams ``shapes-train``
+    and ``shapes-test`` of ``seed`` (an int or a :class:`RunContext`).
 
     Returns
     -------
@@ -570,9 +712,9 @@ def make_shapes(
     check_int(n_train, "n_train", low=1)
     check_int(n_test, "n_test", low=1)
     check_int(image_size, "image_size", low=12)
-    rngs = spawn_generators(seed, ["train", "test"])
-    x_train, y_train = _shapes(n_train, image_size, noise, rngs["train"])
-    x_test, y_test = _shapes(n_test, image_size, noise, rngs["test"])
+    ctx = seed if isinstance(seed, RunContext) else RunContext(seed)
+    x_train, y_train = _shapes(n_train, image_size, noise, ctx.stream("shapes-train"))
+    x_test, y_test = _shapes(n_test, image_size, noise, ctx.stream("shapes-test"))
     return ImageDataset(x_train, y_train, x_test, y_test, SHAPE_CLASSES, name="shapes")
 
 

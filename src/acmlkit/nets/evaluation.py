@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from acmlkit.nets.inference import TrainedModel
 from acmlkit.nets.models import count_parameters
-from acmlkit.nets.training import TrainedModel
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:

@@ -1,114 +1,209 @@
-"""Figures drawn only from saved results (``study.json``, ``result.json``), never from a run."""
+"""Figures drawn only from saved results (:class:`TrainResult`, :class:`PermutationStudyResult`).
+
+Every function returns a :class:`matplotlib.figure.Figure`; saving is the caller's
+(:func:`acmlkit.plotting.save_figure`). Widths stay at or under 8 inches and text
+at 8 pt or more, so the figures read at page width.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
+from matplotlib.figure import Figure
 
 from acmlkit.nets.experiments import PermutationStudyResult, TrainResult
-from acmlkit.nets.permutations import CONDITION_HELP
-from acmlkit.plotting import new_figure, save_figure
+from acmlkit.plotting import new_figure
 
-_COLOURS = {"cnn": "tab:green", "mlp": "tab:purple"}
-
-
-def plot_per_class_accuracy(study: PermutationStudyResult, path: str | Path) -> Path:
-    """Per-class test accuracy of CNN vs MLP, one panel per condition.
-
-    Lines are means over seeds; the band is +- one standard deviation. The
-    panel titles give the overall mean accuracy of each architecture.
-    """
-    conditions = study.config.conditions
-    fig, axes = new_figure(3.6 * len(conditions), 3.6)
-    fig.clear()
-    axes = fig.subplots(1, len(conditions), sharey=True, squeeze=False)[0]
-    x = np.arange(len(study.classes))
-    for ax, condition in zip(axes, conditions):
-        title = [condition]
-        for arch in study.config.archs:
-            runs = [r for r in study.runs if r.arch == arch and r.condition == condition]
-            per_class = np.array([r.per_class_accuracy for r in runs], dtype=float) * 100
-            mean = np.nanmean(per_class, axis=0)
-            std = np.nanstd(per_class, axis=0)
-            colour = _COLOURS.get(arch)
-            ax.plot(x, mean, marker="o", ms=3, color=colour, label=arch.upper())
-            ax.fill_between(x, mean - std, mean + std, color=colour, alpha=0.2, lw=0)
-            overall = 100 * np.mean([r.accuracy for r in runs])
-            title.append(f"{arch.upper()} {overall:.1f}%")
-        ax.axhline(100 / len(study.classes), color="grey", lw=0.8, ls=":", label="chance")
-        ax.set_title("\n".join([title[0], ", ".join(title[1:])]), fontsize=9)
-        ax.set_xticks(x, study.classes, rotation=60, fontsize=7)
-        ax.set_ylim(0, 100)
-        ax.grid(alpha=0.3)
-        ax.text(0.02, 0.98, CONDITION_HELP[condition], transform=ax.transAxes, fontsize=6,
-                va="top", wrap=True)
-    axes[0].set_ylabel("test accuracy per class (%)")
-    axes[0].legend(fontsize=8, loc="lower left")
-    n = len(study.config.seeds)
-    fig.suptitle(f"CNN vs MLP under pixel permutations ({n} seed{'s' * (n > 1)})")
-    return save_figure(fig, path)
+_COLOURS = {"cnn": "tab:green", "mlp": "tab:purple", "mlp-matched": "tab:orange"}
+_LABELS = {"cnn": "CNN", "mlp": "MLP", "mlp-matched": "MLP (CNN-sized)"}
 
 
-def plot_sample_grid(result: TrainResult, path: str | Path, columns: int = 8) -> Path:
-    """The saved sample test images, titled with true and predicted labels (red when wrong)."""
-    images = np.asarray(result.sample_images, dtype=np.uint8)
+def _label(arch: str) -> str:
+    return _LABELS.get(arch, arch.upper())
+
+
+def _show(ax, img: np.ndarray) -> None:
+    shown = img[0] if img.shape[0] == 1 else np.moveaxis(img[:3], 0, -1)
+    ax.imshow(shown, cmap="gray" if img.shape[0] == 1 else None, interpolation="nearest",
+              vmin=0, vmax=255)
+
+
+def _image_grid(images, titles, colours, columns: int) -> tuple[Figure, np.ndarray]:
+    images = np.asarray(images, dtype=np.uint8)
     if images.size == 0:
-        raise ValueError("the result holds no sample images to draw")
-    classes = result.evaluation.classes
+        raise ValueError("the result holds no images to draw")
+    columns = min(columns, len(images))
     rows = -(-len(images) // columns)
-    fig, _ = new_figure(1.3 * columns, 1.5 * rows)
-    fig.clear()
-    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    fig, axes = new_figure(min(8.0, 1.0 * columns), 1.25 * rows, nrows=rows, ncols=columns,
+                           squeeze=False)
+    axes = axes.ravel()
     for ax in axes:
         ax.axis("off")
-    for ax, img, true, pred in zip(axes, images, result.sample_true, result.sample_pred):
-        shown = img[0] if img.shape[0] == 1 else np.moveaxis(img[:3], 0, -1)
-        ax.imshow(shown, cmap="gray" if img.shape[0] == 1 else None, interpolation="nearest")
-        ax.set_title(f"{classes[true]}\n-> {classes[pred]}", fontsize=7,
-                     color="black" if true == pred else "tab:red")
+    for ax, img, title, colour in zip(axes, images, titles, colours):
+        _show(ax, img)
+        ax.set_title(title, fontsize=8, color=colour)
+    return fig, axes
+
+
+def plot_training_images(result: TrainResult, columns: int = 8) -> Figure:
+    """Training images drawn across classes, titled with their labels (notebook cell [10])."""
+    classes = result.classes
+    titles = [classes[y] for y in result.train_labels]
+    fig, _ = _image_grid(result.train_images, titles, ["black"] * len(titles), columns)
+    fig.suptitle(f"Training images and their labels ({result.config.data})", fontsize=9)
+    return fig
+
+
+def plot_sample_grid(result: TrainResult, columns: int = 8) -> Figure:
+    """Test images drawn across classes, titled true -> predicted (red when wrong)."""
+    classes = result.classes
+    pairs = list(zip(result.sample_true, result.sample_pred))
+    titles = [f"{classes[t]}\n-> {classes[p]}" for t, p in pairs]
+    colours = ["black" if t == p else "tab:red" for t, p in pairs]
+    fig, _ = _image_grid(result.sample_images, titles, colours, columns)
     c = result.config
     fig.suptitle(
-        f"{c.arch.upper()}, permutation {c.permutation}: true -> predicted "
+        f"{_label(c.arch)}, permutation {c.permutation}: true -> predicted "
         f"(accuracy {100 * result.evaluation.accuracy:.1f}%)",
         fontsize=9,
     )
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_history(result: TrainResult, path: str | Path) -> Path:
+def plot_class_comparison(results: list[TrainResult]) -> Figure:
+    """Per-class test accuracy of several runs side by side (the notebook's cell [19]).
+
+    ``results`` are runs on the same classes, e.g. the CNN's and the MLP's.
+    """
+    if not results:
+        raise ValueError("no results to compare")
+    classes = results[0].classes
+    for r in results[1:]:
+        if r.classes != classes:
+            raise ValueError(f"results have different classes: {classes} and {r.classes}")
+    x = np.arange(len(classes))
+    width = 0.8 / len(results)
+    fig, ax = new_figure(7.5, 3.4)
+    for i, r in enumerate(results):
+        acc = 100 * np.array([np.nan if a is None else a for a in r.evaluation.per_class_accuracy])
+        arch = r.config.arch
+        ax.bar(x + (i - (len(results) - 1) / 2) * width, acc, width, color=_COLOURS.get(arch),
+               label=f"{_label(arch)} ({100 * r.evaluation.accuracy:.1f}% overall)")
+    ax.axhline(100 / len(classes), color="grey", lw=0.8, ls=":", label="chance")
+    ax.set_xticks(x, classes, rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("test accuracy (%)", fontsize=9)
+    ax.set_ylim(0, 100)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper right")
+    ax.set_title("Per-class test accuracy", fontsize=9)
+    return fig
+
+
+def plot_per_class_accuracy(study: PermutationStudyResult, columns: int = 3) -> Figure:
+    """Per-class test accuracy of every architecture, one panel per condition.
+
+    Lines are means over seeds; the band is +- one sample standard deviation
+    (none for one seed). Panel titles give each architecture's overall mean.
+    """
+    conditions = study.config.conditions
+    columns = min(columns, len(conditions))
+    rows = -(-len(conditions) // columns)
+    fig, axes = new_figure(8.0, 3.0 * rows + 0.4, nrows=rows, ncols=columns, sharey=True,
+                           squeeze=False)
+    axes = axes.ravel()
+    x = np.arange(len(study.classes))
+    for ax in axes[len(conditions):]:
+        ax.axis("off")
+    for ax, condition in zip(axes, conditions):
+        overall = []
+        for arch in study.config.archs:
+            runs = [r for r in study.runs if r.arch == arch and r.condition == condition]
+            per_class = np.array(
+                [[np.nan if a is None else a for a in r.per_class_accuracy] for r in runs],
+                dtype=float,
+            ) * 100
+            mean = np.nanmean(per_class, axis=0)
+            colour = _COLOURS.get(arch)
+            ax.plot(x, mean, marker="o", ms=3, color=colour, label=_label(arch))
+            if len(runs) > 1:
+                std = np.nanstd(per_class, axis=0, ddof=1)
+                ax.fill_between(x, mean - std, mean + std, color=colour, alpha=0.2, lw=0)
+            overall.append(f"{_label(arch)} {100 * np.mean([r.accuracy for r in runs]):.0f}%")
+        ax.axhline(100 / len(study.classes), color="grey", lw=0.8, ls=":")
+        ax.set_title(f"{condition}: " + ", ".join(overall), fontsize=8)
+        ax.set_xticks(x, study.classes, rotation=60, fontsize=7)
+        ax.tick_params(axis="y", labelsize=8)
+        ax.set_ylim(0, 100)
+        ax.grid(alpha=0.3)
+    for ax in axes[::columns]:
+        ax.set_ylabel("accuracy per class (%)", fontsize=8)
+    axes[0].legend(fontsize=8, loc="lower left")
+    n = len(study.config.seeds)
+    fig.suptitle(f"Architectures under pixel permutations ({n} seed{'s' * (n > 1)}; "
+                 "dotted: chance)", fontsize=9)
+    return fig
+
+
+def plot_permutation_summary(study: PermutationStudyResult) -> Figure:
+    """Mean test accuracy per condition and architecture, with sample std over seeds."""
+    summary = study.summary()
+    conditions = list(study.config.conditions)
+    archs = list(study.config.archs)
+    x = np.arange(len(conditions))
+    width = 0.8 / len(archs)
+    fig, ax = new_figure(7.5, 3.2)
+    for i, arch in enumerate(archs):
+        rows = [next(r for r in summary if (r["condition"], r["arch"]) == (c, arch))
+                for c in conditions]
+        mean = np.array([100 * r["mean_accuracy"] for r in rows])
+        std = np.array([100 * (r["std_accuracy"] or 0.0) for r in rows])
+        params = rows[0]["n_parameters"]
+        ax.bar(x + (i - (len(archs) - 1) / 2) * width, mean, width, yerr=std, capsize=2,
+               color=_COLOURS.get(arch), label=f"{_label(arch)}, {params:,} parameters")
+    ax.axhline(100 / len(study.classes), color="grey", lw=0.8, ls=":", label="chance")
+    ax.set_xticks(x, conditions, fontsize=8)
+    ax.set_ylabel("test accuracy (%)", fontsize=9)
+    ax.set_ylim(0, 100)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("Test accuracy by permutation condition (mean and sample std over seeds)",
+                 fontsize=9)
+    return fig
+
+
+def plot_history(result: TrainResult) -> Figure:
     """Train loss and train/test accuracy per epoch."""
     history = result.history
     epochs = [h["epoch"] for h in history]
-    fig, ax = new_figure(6.4, 3.6)
+    fig, ax = new_figure(6.4, 3.4)
     ax.plot(epochs, [100 * h["train_accuracy"] for h in history], marker="o", label="train")
     test = [h["test_accuracy"] for h in history]
     if all(t is not None for t in test):
         ax.plot(epochs, [100 * t for t in test], marker="o", label="test")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("accuracy (%)")
+    ax.set_xlabel("epoch", fontsize=9)
+    ax.set_ylabel("accuracy (%)", fontsize=9)
     ax.grid(alpha=0.3)
     loss_ax = ax.twinx()
     loss_ax.plot(epochs, [h["train_loss"] for h in history], color="grey", ls="--",
                  label="train loss")
-    loss_ax.set_ylabel("train loss")
+    loss_ax.set_ylabel("train loss", fontsize=9)
     ax.legend(loc="center right", fontsize=8)
     c = result.config
-    ax.set_title(f"{c.arch.upper()}, recipe {c.recipe}, permutation {c.permutation}", fontsize=9)
-    return save_figure(fig, path)
+    ax.set_title(f"{_label(c.arch)}, recipe {result.recipe_name}, permutation {c.permutation}",
+                 fontsize=9)
+    return fig
 
 
-def plot_confusion(result: TrainResult, path: str | Path) -> Path:
+def plot_confusion(result: TrainResult) -> Figure:
     """The confusion matrix as row-normalised percentages."""
     conf = np.asarray(result.evaluation.confusion, dtype=float)
     pct = 100 * conf / np.maximum(conf.sum(axis=1, keepdims=True), 1)
-    classes = result.evaluation.classes
+    classes = result.classes
     fig, ax = new_figure(5.2, 4.6)
     im = ax.imshow(pct, cmap="Blues", vmin=0, vmax=100)
     ticks = np.arange(len(classes))
-    ax.set_xticks(ticks, classes, rotation=60, fontsize=7)
-    ax.set_yticks(ticks, classes, fontsize=7)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
+    ax.set_xticks(ticks, classes, rotation=60, fontsize=8)
+    ax.set_yticks(ticks, classes, fontsize=8)
+    ax.set_xlabel("predicted", fontsize=9)
+    ax.set_ylabel("true", fontsize=9)
     fig.colorbar(im, ax=ax, label="% of the true class")
-    return save_figure(fig, path)
+    return fig

@@ -1,4 +1,7 @@
-"""The notebook's CNN and MLP, with a config that adapts them to other image shapes."""
+"""The notebook's CNN and MLP, an MLP of the CNN's size, and a config that sizes them.
+
+Models are plain :class:`torch.nn.Module`s taking ``(n, C, H, W)`` float tensors.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,14 @@ from torch import nn
 
 from acmlkit.validation import check_choice, check_int
 
-ARCHITECTURES = ("cnn", "mlp")
+ARCHITECTURES = ("cnn", "mlp", "mlp-matched")
+ARCH_HELP = {
+    "cnn": "the notebook's LeNet-style CNN (62,006 parameters on 3x32x32)",
+    "mlp": "the notebook's MLP, 128-64 hidden units (402,250 parameters on 3x32x32)",
+    "mlp-matched": "an MLP with the CNN's parameter count (61,780 on 3x32x32)",
+}
+# The CNN's designed input; smaller images are upscaled to it (see cnn_input_size).
+CNN_DESIGN_SIZE = 32
 
 
 @dataclass(frozen=True)
@@ -19,6 +29,8 @@ class NetConfig:
 
     The defaults (3 x 32 x 32 images, 10 classes) give exactly the notebook's
     networks: 62,006 parameters for the CNN and 402,250 for the MLP.
+    ``mlp-matched`` sizes its hidden layers (``h``, ``h // 2``) so that its
+    parameter count is the nearest to the CNN's for the same shapes.
     """
 
     arch: str = "cnn"
@@ -38,7 +50,8 @@ class NetConfig:
             if h < 1 or w < 1:
                 raise ValueError(
                     "the CNN needs images of at least 16 x 16 pixels (two 5 x 5 convolutions "
-                    f"and two 2 x 2 poolings), got {self.height} x {self.width}"
+                    f"and two 2 x 2 poolings), got {self.height} x {self.width}; "
+                    "cnn_input_size gives the size to upscale them to"
                 )
 
     def describe(self) -> str:
@@ -54,6 +67,39 @@ class NetConfig:
 def _cnn_feature_size(n: int) -> int:
     # conv k5 (no padding), pool 2, conv k5, pool 2.
     return ((n - 4) // 2 - 4) // 2
+
+
+def cnn_input_size(height: int, width: int) -> tuple[int, int]:
+    """The image size the CNN is given for ``height x width`` images.
+
+    The images' own size where the CNN takes it (at least 16 x 16), else the
+    designed 32 x 32 in each too-small dimension: two 5 x 5 convolutions leave no
+    pixels of smaller images.
+    """
+    return tuple(n if _cnn_feature_size(n) >= 1 else CNN_DESIGN_SIZE for n in (height, width))
+
+
+def mlp_hidden_sizes(config: NetConfig) -> tuple[int, int]:
+    """Hidden layer widths of ``config``'s MLP: (128, 64), or matched to the CNN's size."""
+    if config.arch != "mlp-matched":
+        return 128, 64
+    h, w = cnn_input_size(config.height, config.width)
+    cnn = _n_cnn_parameters(config.in_channels, h, w, config.n_classes)
+    inputs, k = config.in_channels * config.height * config.width, config.n_classes
+
+    def size(h1: int) -> int:
+        h2 = max(1, h1 // 2)
+        return inputs * h1 + h1 + h1 * h2 + h2 + h2 * k + k
+
+    best = min(range(1, 1025), key=lambda h1: abs(size(h1) - cnn))
+    return best, max(1, best // 2)
+
+
+def _n_cnn_parameters(c: int, h: int, w: int, k: int) -> int:
+    flat = 16 * _cnn_feature_size(h) * _cnn_feature_size(w)
+    return (c * 25 * 6 + 6) + (6 * 25 * 16 + 16) + (flat * 120 + 120) + (120 * 84 + 84) + (
+        84 * k + k
+    )
 
 
 class CNN(nn.Module):
@@ -84,16 +130,18 @@ class CNN(nn.Module):
 
 
 class MLP(nn.Module):
-    """fc(C*H*W -> 128) - fc 64 - fc K on the flattened ``(C, H, W)`` image.
+    """fc(C*H*W -> h1) - fc h2 - fc K on the flattened ``(C, H, W)`` image.
 
+    ``(h1, h2)`` is (128, 64) for the notebook's MLP (see :func:`mlp_hidden_sizes`).
     Input shape ``(n, C, H, W)``; output logits ``(n, K)``.
     """
 
     def __init__(self, config: NetConfig):
         super().__init__()
-        self.fc1 = nn.Linear(config.in_channels * config.height * config.width, 128)
-        self.fc2 = nn.Linear(128, 64)
-        self.fc3 = nn.Linear(64, config.n_classes)
+        h1, h2 = mlp_hidden_sizes(config)
+        self.fc1 = nn.Linear(config.in_channels * config.height * config.width, h1)
+        self.fc2 = nn.Linear(h1, h2)
+        self.fc3 = nn.Linear(h2, config.n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.flatten(x, 1)
@@ -143,7 +191,7 @@ def whiten_first_conv_(
 
 def build_model(config: NetConfig) -> nn.Module:
     """A freshly initialised network for ``config`` (initialisation uses torch's global RNG)."""
-    return {"cnn": CNN, "mlp": MLP}[config.arch](config)
+    return CNN(config) if config.arch == "cnn" else MLP(config)
 
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:

@@ -13,13 +13,16 @@ import torch
 
 from acmlkit.validation import check_choice
 
-CONDITIONS = ("none", "fixed", "per-image", "notebook")
+CONDITIONS = ("none", "fixed", "per-image", "notebook", "fixed-recovered")
 CONDITION_HELP = {
     "none": "plain images, train and test",
     "fixed": "one permutation from the seed for every train and test image",
     "per-image": "a new permutation for every train and test image",
     "notebook": "train on plain images, test on per-image permuted ones (what the notebook ran)",
+    "fixed-recovered": "the fixed permutation, then the layout recovered from pixel "
+    "statistics of the training images (acmlkit.nets.layout)",
 }
+RECOVERY_IMAGES = 5_000  # training images whose pixel statistics recover the layout
 _CHUNK = 4096
 
 
@@ -89,7 +92,9 @@ class PermutedData:
 
     ``train_flip`` and ``test_flip`` are the pixel maps of a left-right flip in
     the space of ``x_train`` and ``x_test``, or None where a flip has no meaning
-    (per-image permutations).
+    (per-image permutations). Under ``fixed-recovered`` they are the plain flip of
+    the recovered grid, which is a flip of the original up to the grid symmetry the
+    recovery could not tell apart: the secret permutation is never used.
     """
 
     x_train: np.ndarray
@@ -97,6 +102,8 @@ class PermutedData:
     permutation: np.ndarray | None
     train_flip: np.ndarray | None
     test_flip: np.ndarray | None
+    recovered: np.ndarray | None = None  # fixed-recovered: the order found, (H * W,)
+    neighbour_share: float | None = None  # fixed-recovered: see layout.neighbour_share
 
 
 def apply_condition(
@@ -107,9 +114,10 @@ def apply_condition(
     Parameters
     ----------
     x_train, x_test : ndarray, shape (n, channels, height, width)
-    condition : {"none", "fixed", "per-image", "notebook"}
+    condition : {"none", "fixed", "per-image", "notebook", "fixed-recovered"}
     rng : numpy Generator
-        The run's permutation stream.
+        The run's permutation stream. ``fixed-recovered`` draws the same
+        permutation as ``fixed`` from it, then the images used for the recovery.
     """
     check_choice(condition, "permutation", CONDITIONS)
     _, _, h, w = x_train.shape
@@ -122,10 +130,30 @@ def apply_condition(
             permute_pixels(x_train, perm), permute_pixels(x_test, perm), perm,
             permuted_flip, permuted_flip,
         )
+    if condition == "fixed-recovered":
+        return _recovered(x_train, x_test, rng)
     if condition == "per-image":
         return PermutedData(permute_each_image(x_train, rng), permute_each_image(x_test, rng),
                             None, None, None)
     return PermutedData(x_train, permute_each_image(x_test, rng), None, flip_map(h, w), None)
+
+
+def _recovered(x_train: np.ndarray, x_test: np.ndarray, rng: np.random.Generator) -> PermutedData:
+    from acmlkit.nets.layout import neighbour_share, recover_layout
+
+    n, c, h, w = x_train.shape
+    perm = draw_permutation(h * w, rng)
+    permuted = permute_pixels(x_train, perm)
+    used = np.sort(rng.choice(n, size=min(n, RECOVERY_IMAGES), replace=False))
+    order = np.asarray(recover_layout(permuted[used].reshape(len(used), c, h * w), h, w))
+    if order.shape != (h * w,) or not np.array_equal(np.sort(order), np.arange(h * w)):
+        raise RuntimeError(f"recover_layout returned no permutation of {h * w} positions")
+    share = float(neighbour_share(perm, order, h, w))
+    plain = flip_map(h, w)
+    return PermutedData(
+        permute_pixels(permuted, order), permute_pixels(permute_pixels(x_test, perm), order),
+        perm, plain, plain, recovered=order, neighbour_share=share,
+    )
 
 
 def permute_first_layer(

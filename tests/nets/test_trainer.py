@@ -1,4 +1,4 @@
-"""The trainer: recipes, reproducibility, history, checkpoints and resume, model files."""
+"""The trainer: reproducibility, history, checkpoints and resume, flips, whitening."""
 
 from __future__ import annotations
 
@@ -9,18 +9,13 @@ import pytest
 import torch
 
 from acmlkit.errors import DataError
+from acmlkit.nets.checkpoint import load_model
+from acmlkit.nets.inference import predict_logits, to_tensor
 from acmlkit.nets.models import NetConfig
 from acmlkit.nets.permutations import flip_map, permute_pixels
-from acmlkit.nets.training import (
-    RECIPES,
-    Recipe,
-    Trainer,
-    get_recipe,
-    load_model,
-    normalization,
-    predict_logits,
-    to_tensor,
-)
+from acmlkit.nets.recipes import Recipe
+from acmlkit.nets.trainer import Trainer, normalization
+from acmlkit.rng import RunContext
 
 CONFIG = NetConfig("cnn", in_channels=3, height=16, width=16, n_classes=4)
 QUICK = Recipe(optimizer="sgd", lr=0.02, batch_size=16, epochs=2, schedule="onecycle",
@@ -43,24 +38,6 @@ def _same(a, b):
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_notebook_recipe_is_the_notebooks():
-    r = RECIPES["notebook"]["cnn"]
-    assert (r.optimizer, r.lr, r.momentum, r.batch_size, r.epochs) == ("sgd", 0.001, 0.9, 4, 2)
-    assert (r.schedule, r.normalize, r.flip, r.label_smoothing) == ("constant", "half", False, 0)
-    assert RECIPES["notebook"]["mlp"] == r
-
-
-def test_recipe_overrides_and_errors():
-    assert get_recipe("fast", "mlp", epochs=7).epochs == 7
-    assert get_recipe("fast", "mlp", epochs=None) == RECIPES["fast"]["mlp"]
-    assert get_recipe("auto", "cnn", 3000) == RECIPES["small"]["cnn"]
-    assert get_recipe("auto", "cnn", 50_000) == RECIPES["fast"]["cnn"]
-    with pytest.raises(ValueError, match=r"recipe must be one of .* got 'slow'"):
-        get_recipe("slow", "cnn")
-    with pytest.raises(ValueError, match=r"batch_size must be in \[1, None\], got 0"):
-        Recipe(batch_size=0)
-
-
 def test_half_normalisation_is_the_notebooks(tiny):
     x = tiny[0]
     mean, std = normalization(x, "half")
@@ -73,11 +50,32 @@ def test_half_normalisation_is_the_notebooks(tiny):
 
 def test_same_seed_same_weights_bit_for_bit(tiny):
     a = Trainer(CONFIG, QUICK, seed=3).fit(*tiny)
-    b = Trainer(CONFIG, QUICK, seed=3).fit(*tiny)
+    b = Trainer(CONFIG, QUICK, seed=RunContext(3)).fit(*tiny)
     c = Trainer(CONFIG, QUICK, seed=4).fit(*tiny)
+    d = Trainer(CONFIG, QUICK, seed=RunContext(3).child("trainer")).fit(*tiny)
     assert _same(_weights(a), _weights(b))
     assert [h["train_loss"] for h in a.history_] == [h["train_loss"] for h in b.history_]
     assert not _same(_weights(a), _weights(c))
+    assert not _same(_weights(a), _weights(d))
+
+
+def test_auto_device_falls_back_to_the_cpu_and_a_missing_one_is_one_line(tiny):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    auto = Trainer(CONFIG, QUICK, seed=3, device="auto").fit(*tiny)
+    cpu = Trainer(CONFIG, QUICK, seed=3, device="cpu").fit(*tiny)
+    assert auto.device_ == "cpu" and _same(_weights(auto), _weights(cpu))
+    with pytest.raises(ValueError, match=r"^--device cuda: no CUDA device is available") as err:
+        Trainer(CONFIG, QUICK, device="cuda").fit(*tiny)
+    assert "\n" not in str(err.value)
+    with pytest.raises(ValueError, match=r"--device must be one of cpu, cuda, mps, auto"):
+        Trainer(CONFIG, QUICK, device="tpu").fit(*tiny)
+
+
+def test_a_diverging_run_is_an_error_not_a_nan_result(tiny):
+    wild = replace(QUICK, lr=1e30, schedule="constant")
+    with pytest.raises(ValueError, match=r"training diverged: the loss is nan in epoch 1"):
+        Trainer(CONFIG, wild, seed=0).fit(*tiny)
 
 
 def test_history_and_callback(tiny):
@@ -117,21 +115,11 @@ def test_resume_continues_bit_for_bit(tiny, tmp_path):
 def test_resume_refuses_another_models_checkpoint(tiny, tmp_path):
     Trainer(CONFIG, QUICK, seed=0, checkpoint_dir=tmp_path).fit(*tiny)
     mlp = NetConfig("mlp", 3, 16, 16, 4)
-    with pytest.raises(DataError, match=r"checkpoint .* is from another model: its config"):
+    with pytest.raises(DataError, match=r"checkpoint .* is from another run: its config"):
         Trainer(mlp, QUICK, seed=0, checkpoint_dir=tmp_path).fit(*tiny, resume=True)
     x, y, xt, yt = tiny
     with pytest.raises(DataError, match=r"trained on other data"):
         Trainer(CONFIG, QUICK, seed=0, checkpoint_dir=tmp_path).fit(x[::-1], y, resume=True)
-
-
-def test_save_and_load_predict_the_same(tiny, tmp_path):
-    trainer = Trainer(CONFIG, QUICK, seed=0).fit(*tiny)
-    path = trainer.save(tmp_path / "model.pt", classes=("a", "b", "c", "d"))
-    loaded = load_model(path)
-    assert loaded.config == CONFIG and loaded.classes == ("a", "b", "c", "d")
-    expected = trainer.model_.eval()(to_tensor(tiny[2], trainer.mean_, trainer.std_)).argmax(1)
-    np.testing.assert_array_equal(loaded.predict(tiny[2]), expected.numpy())
-    assert len(loaded.history) == 2
 
 
 def test_flip_scoring_averages_the_logits_of_image_and_flip(tiny, tmp_path):
@@ -179,23 +167,6 @@ def test_whiten_init_sets_conv1_from_the_training_patches(tiny):
     assert torch.all(torch.diag(cov) > 0.9) and torch.all(torch.diag(cov) <= 1.0 + 1e-4)
     with pytest.raises(ValueError, match="init='whiten' sets a CNN's first convolution; MLP"):
         Trainer(NetConfig("mlp", 3, 16, 16, 4), recipe)
-
-
-def test_loading_the_wrong_file(tiny, tmp_path):
-    path = Trainer(CONFIG, QUICK, seed=0).fit(*tiny).save(tmp_path / "model.pt")
-    expected = r"holds a CNN for 3x16x16 images, 4 classes, expected a MLP"
-    with pytest.raises(DataError, match=expected):
-        load_model(path, expect=NetConfig("mlp", 3, 16, 16, 4))
-    truncated = tmp_path / "cut.pt"
-    truncated.write_bytes(path.read_bytes()[:500])
-    with pytest.raises(DataError, match=r"cut\.pt: not a readable acmlkit model file"):
-        load_model(truncated)
-    foreign = tmp_path / "foreign.pt"
-    torch.save({"weights": torch.zeros(3)}, foreign)
-    with pytest.raises(DataError, match=r"foreign\.pt: not an acmlkit model file"):
-        load_model(foreign)
-    with pytest.raises(FileNotFoundError, match="no model file at"):
-        load_model(tmp_path / "missing.pt")
 
 
 def test_bad_training_input(tiny):
