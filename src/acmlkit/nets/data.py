@@ -338,10 +338,22 @@ def _complete_members(tar: tarfile.TarFile, archive: Path) -> list[tarfile.TarIn
         for member in tar:
             members.append(member)
     except (tarfile.TarError, EOFError, zlib_error) as exc:
-        after = f"after member {members[-1].name}" if members else "at its first member"
-        raise DataError(f"{archive}: truncated or corrupt archive {after} ({exc})") from None
+        raise DataError(
+            f"{archive}: truncated or corrupt archive: it breaks {_where(archive, members)} "
+            f"({exc})"
+        ) from None
     _check_end_marker(tar, archive, members)
     return members
+
+
+def _where(archive: Path, members: list) -> str:
+    """Where a tar stream broke off, from the members read so far."""
+    if not members:
+        return "at its first member"
+    last = members[-1]
+    if last.offset_data + last.size > archive.stat().st_size:  # plain tars only
+        return f"inside member {last.name}"
+    return f"in or after member {last.name}"
 
 
 def _check_end_marker(tar: tarfile.TarFile, archive: Path, members: list) -> None:
@@ -358,7 +370,11 @@ def _check_end_marker(tar: tarfile.TarFile, archive: Path, members: list) -> Non
     if block:
         # A partial header still holds the next member's name in its first 100 bytes.
         name = block[:100].split(b"\0", 1)[0].decode(errors="replace")
-        where = f"inside the header of member {name}" if name else "inside a member header"
+        if name and not any(tag in name for tag in ("@PaxHeader", "PaxHeaders", "@LongLink")):
+            where = f"inside the header of member {name}"
+        else:  # an extended header, which names its member only further on
+            where = "inside the header of the member after " + (
+                last.name if last is not None else "the start")
     elif last is not None and last.offset_data + last.size > archive.stat().st_size:
         where = f"inside member {last.name}"
     else:
@@ -567,8 +583,9 @@ def _iter_members(tar: tarfile.TarFile, archive: Path, seen: list):
             seen.append(member)
             yield member
     except (tarfile.TarError, EOFError, zlib_error) as exc:
-        after = f"after member {seen[-1].name}" if seen else "at its first member"
-        raise DataError(f"{archive}: truncated or corrupt archive {after} ({exc})") from None
+        raise DataError(
+            f"{archive}: truncated or corrupt archive: it breaks {_where(archive, seen)} ({exc})"
+        ) from None
 
 
 def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
