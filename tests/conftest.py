@@ -1,5 +1,7 @@
 """Fixtures shared by every part's tests."""
 
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -13,3 +15,56 @@ def shared_datasets() -> Path:
     if not SHARED_DATASETS.is_dir():
         pytest.skip(f"real data not available at {SHARED_DATASETS}")
     return SHARED_DATASETS
+
+
+# Trial functions of the sweep and CLI tests: written into a temporary module that
+# worker processes import by path (--allow-code), so the engine is tested without any
+# part's code.
+
+
+TRIALS = '''
+import os
+import time
+
+
+def square(*, seed: int, x: float = 1.0, label: str = "a") -> dict:
+    """A deterministic trial: the metric is a closed form of the parameters."""
+    return {"y": x * x + seed, "label": label}
+
+
+def slow(*, seed: int, seconds: float = 0.2) -> dict:
+    """Sleeps, then reports its worker's pid (for kill-and-resume tests)."""
+    time.sleep(seconds)
+    return {"seed": seed, "pid": os.getpid()}
+
+
+def fails_on(*, seed: int, bad: int = -1) -> dict:
+    if seed == bad:
+        raise ValueError(f"seed {seed} is bad")
+    return {"seed": seed}
+
+
+def nan_metric(*, seed: int) -> dict:
+    return {"rmse": float("nan")}
+
+
+def not_a_dict(*, seed: int):
+    return [seed]
+
+
+def needs_x(*, seed: int, x: float) -> dict:
+    return {"x": x}
+'''
+
+MODULE = "acml_sweep_test_trials"
+
+
+@pytest.fixture
+def trials_module(tmp_path_factory, monkeypatch):
+    """The name of an importable module of trial functions, in this process and in workers."""
+    folder = tmp_path_factory.mktemp("trials")
+    (folder / f"{MODULE}.py").write_text(textwrap.dedent(TRIALS))
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.setenv("PYTHONPATH", str(folder))
+    yield MODULE
+    sys.modules.pop(MODULE, None)

@@ -99,8 +99,8 @@ class LazyGroup(TyperGroup):
         args = sys.argv[1:] if args is None else list(args)
         debug = _debug_requested(args)
         try:
-            rc = super().main(args, prog_name or "acml", complete_var, standalone_mode=False,
-                              **extra)
+            # "acml" whoever calls (a test runner passes its own name).
+            rc = super().main(args, "acml", complete_var, standalone_mode=False, **extra)
             # Flush inside the guard: a closed pipe shows up here, not at interpreter exit.
             sys.stdout.flush()
         except BrokenPipeError:
@@ -111,8 +111,9 @@ class LazyGroup(TyperGroup):
         except typer.Abort:
             rc = _fail("interrupted", 130)
         except _click_exceptions().NoArgsIsHelpError as exc:
+            # A group without its command: the help, and the exit code of a usage error.
             typer.echo(exc.ctx.get_help())
-            rc = 0
+            rc = 2
         except _click_exceptions().ClickException as exc:
             if debug:
                 raise
