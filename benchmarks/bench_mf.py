@@ -45,12 +45,14 @@ DATA = Path(__file__).resolve().parents[1] / "../shared/datasets/ml-100k/u.data"
 #   n_init      8     independent inits averaged, solved side by side
 #   sweeps      8     with 8 inits, more sweeps did not help on validation
 #   dtype       float32  same RMSE to 1e-7 here, about 1.3x faster than float64
-ACMLKIT = dict(n_factors=4, u_lambda=0.8, v_lambda=0.8, bias_lambda=1.0, reg_exponent=0.5,
-               n_init=8, max_iter=8, tol=0.0, dtype="float32")
+ACMLKIT = dict(n_factors=4, u_lambda=0.8, v_lambda=0.8, bias_lambda=1.0, biases=True,
+               reg_exponent=0.5, n_init=8, max_iter=8, tol=0.0, dtype="float32")
 # The issue's reference point: plain masked biased ALS, K = 8, lambda = 10.
-PLAIN = dict(n_factors=8, u_lambda=10.0, v_lambda=10.0, bias_lambda=10.0, max_iter=20, tol=0.0)
+PLAIN = dict(n_factors=8, u_lambda=10.0, v_lambda=10.0, bias_lambda=10.0, biases=True,
+             reg_exponent=0.0, n_init=1, max_iter=20, tol=0.0)
 # The notebook's ALS and settings (zeros as data, no biases), for comparison.
-NOTEBOOK = dict(n_factors=8, u_lambda=0.01, v_lambda=0.01, method="notebook", max_iter=30)
+NOTEBOOK = dict(n_factors=8, u_lambda=0.01, v_lambda=0.01, method="notebook", n_init=1,
+                max_iter=30)
 
 TUNE_GRID = [
     dict(ACMLKIT, **change)
@@ -131,7 +133,9 @@ def movielens(args) -> dict:
     contenders = {
         f"acmlkit ALS ({ACMLKIT['n_init']} inits averaged, float32)": lambda: fit_predict_als(
             ACMLKIT, train, test),
-        "acmlkit ALS, same in float64 (default)": lambda: fit_predict_als(
+        "acmlkit ALS with no options (defaults for ratings)": lambda: fit_predict_als(
+            {}, train, test),
+        "acmlkit ALS, same in float64": lambda: fit_predict_als(
             dict(ACMLKIT, dtype="float64"), train, test),
         "acmlkit ALS, one init, 15 sweeps": lambda: fit_predict_als(
             dict(ACMLKIT, n_init=1, max_iter=15), train, test),
@@ -171,20 +175,21 @@ def movielens(args) -> dict:
         print(f"5-fold CV {name:<8} RMSE {np.mean(values):.4f} ± {np.std(values):.4f}  "
               f"({', '.join(f'{v:.4f}' for v in values)})")
 
-    ours = rows[0]
+    ours, defaults = rows[0], rows[1]
     svd = next(r for r in rows if r["name"].startswith("Surprise SVD ("))
     return {"rmse": ours["rmse"], "mae": ours["mae"], "cv_rmse": float(np.mean(cv["acmlkit"])),
-            "speedup_vs_svd": svd["seconds"] / ours["seconds"], "svd_rmse": svd["rmse"]}
+            "speedup_vs_svd": svd["seconds"] / ours["seconds"], "svd_rmse": svd["rmse"],
+            "defaults_rmse": defaults["rmse"]}
 
 
 def synthetic_table() -> None:
     """The notebook's p study on the synthetic 375 x 500 matrix (K = 8, lambda = 0.01)."""
-    result = experiments.run_p_study(experiments.p_study_config(seeds=(0, 1, 2)))
+    result = experiments.run(experiments.p_study_config(seeds=(0, 1, 2)))
     print("\nsynthetic 375 x 500, rank 8, noise 0.1 (perfect model: MSE 0.01); K = 8, "
           "lambda = 0.01, 30 sweeps, 3 seeds")
     print(f"{'p':>5} {'notebook test MSE':>22} {'masked test MSE':>22}")
     by = {(s["method"], s["value"]): s for s in result.summary}
-    for p in result.config.values:
+    for p in result.settings["values"]:
         nb, ms = by[("notebook", p)], by[("masked", p)]
         print(f"{p:>5} {nb['mean_test_mse']:>12.4f} ± {nb['std_test_mse']:<7.4f} "
               f"{ms['mean_test_mse']:>12.4f} ± {ms['std_test_mse']:<7.4f}")
@@ -202,7 +207,8 @@ def main() -> int:
         else:
             print(f"SKIP MovieLens part: {DATA} not found (place ml-100k/u.data there)")
             summary = dict.fromkeys(
-                ("rmse", "mae", "cv_rmse", "speedup_vs_svd", "svd_rmse"), float("nan"))
+                ("rmse", "mae", "cv_rmse", "speedup_vs_svd", "svd_rmse", "defaults_rmse"),
+                float("nan"))
         synthetic_table()
     print("SUMMARY " + " ".join(f"{k}={v:.4f}" for k, v in summary.items()))
     return 0

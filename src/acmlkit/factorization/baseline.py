@@ -15,6 +15,9 @@ from sklearn.base import BaseEstimator
 from acmlkit.factorization.recommender import RecommenderMixin, to_ratings
 from acmlkit.validation import check_real
 
+# Pseudo-ratings of the default baseline (LensKit's examples use 5).
+DAMPING = 5.0
+
 
 class DampedBaseline(RecommenderMixin, BaseEstimator):
     """Global mean plus damped user and item biases.
@@ -32,7 +35,7 @@ class DampedBaseline(RecommenderMixin, BaseEstimator):
         The training data's user and item ids.
     """
 
-    def __init__(self, *, user_damping: float = 5.0, item_damping: float = 5.0):
+    def __init__(self, *, user_damping: float = DAMPING, item_damping: float = DAMPING):
         self.user_damping = user_damping
         self.item_damping = item_damping
 
@@ -45,9 +48,9 @@ class DampedBaseline(RecommenderMixin, BaseEstimator):
         self.mean_ = float(train.values.mean())
         residual = train.values - self.mean_
         col_counts = np.bincount(train.cols, minlength=n)
-        self.col_bias_ = _damped_mean(train.cols, residual, col_counts, self.item_damping)
+        self.col_bias_ = damped_mean(train.cols, residual, col_counts, self.item_damping)
         residual = residual - self.col_bias_[train.cols]
-        self.row_bias_ = _damped_mean(train.rows, residual, np.bincount(train.rows, minlength=m),
+        self.row_bias_ = damped_mean(train.rows, residual, np.bincount(train.rows, minlength=m),
                                       self.user_damping)
         self.row_ids_, self.col_ids_, self.shape_ = train.row_ids, train.col_ids, train.shape
         self._remember_seen(train)
@@ -63,10 +66,10 @@ class DampedBaseline(RecommenderMixin, BaseEstimator):
         residual = values.data - self.mean_ - self.col_bias_[values.indices]
         rows = np.repeat(np.arange(values.shape[0]), np.diff(values.indptr))
         counts = np.diff(values.indptr)
-        return {"row_bias_": _damped_mean(rows, residual, counts, self.user_damping)}
+        return {"row_bias_": damped_mean(rows, residual, counts, self.user_damping)}
 
 
-def _damped_mean(index, values, counts, damping) -> np.ndarray:
+def damped_mean(index, values, counts, damping) -> np.ndarray:
     sums = np.bincount(index, weights=values, minlength=counts.size)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = sums / (counts + damping)

@@ -111,6 +111,10 @@ def _lambda(text: str | None) -> float | str | None:
     return _number(text, "--lambda")
 
 
+def _g(value) -> str:
+    return f"{value:g}" if isinstance(value, (int, float)) else str(value)
+
+
 def _data_config(source, fmt, zero_is_missing, duplicates):
     from acmlkit.factorization import experiments
 
@@ -187,8 +191,11 @@ def fit_cmd(
     params = result.params
     typer.echo(f"{m} x {n} matrix, {ratings.nnz} observed entries; split {config.split}")
     typer.echo(f"defaults: {result.defaults_reason}")
-    typer.echo(f"ran: K = {params['n_factors']}, lambda = {params['u_lambda']:g} (u) / "
-               f"{params['v_lambda']:g} (v), bias lambda = {params['bias_lambda']:g}, biases "
+    if params["u_lambda"] == "baseline":
+        typer.echo("ran: the damped-bias baseline (no factors): it scored best on the "
+                   "validation entries")
+    typer.echo(f"ran: K = {params['n_factors']}, lambda = {_g(params['u_lambda'])} (u) / "
+               f"{_g(params['v_lambda'])} (v), bias lambda = {params['bias_lambda']:g}, biases "
                f"{'on' if params['biases'] else 'off'}, count exponent "
                f"{params['reg_exponent']:g}, {params['n_init']} init(s), "
                f"{params['max_iter']} sweeps max"
@@ -196,7 +203,7 @@ def fit_cmd(
                   f", clipped to [{result.clip[0]:g}, {result.clip[1]:g}]"))
     if result.lambda_scores:
         typer.echo("lambda chosen by validation RMSE on 10% of the training entries: "
-                   + ", ".join(f"{s['lambda']:g} -> {s['val_rmse']:.4f}"
+                   + ", ".join(f"{_g(s['lambda'])} -> {s['val_rmse']:.4f}"
                                for s in result.lambda_scores))
     typer.echo(f"{'fold':>4} {'train':>7} {'test':>7} {'train RMSE':>11} {'test RMSE':>10} "
                f"{'baseline':>9} {'test MAE':>9} {'NDCG@k':>7} {'sweeps':>6} {'cold test':>9}")

@@ -195,7 +195,8 @@ def plot_fit_history(result: FitResult) -> Figure:
     ax.set_ylabel("root mean squared error (unclipped)")
     c = result.params
     title = (f"{c['method']} ALS, K = {c['n_factors']}, λ_u = {c['u_lambda']}, "
-             f"λ_v = {c['v_lambda']}")
+             f"λ_v = {c['v_lambda']}" if c["u_lambda"] != "baseline" else
+             "the damped-bias baseline (chosen on validation entries over every λ)")
     if c["reg_exponent"]:
         title += f" (x n^{c['reg_exponent']:g})"
     if c["n_init"] > 1:
