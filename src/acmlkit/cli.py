@@ -48,7 +48,10 @@ def _non_finite_guard(command) -> None:
     """Wrap ``command``'s callback so a NaN or infinite number in any option is a usage error.
 
     Applied to every command as it is loaded, so no subcommand has to remember it.
+    Help is plain text everywhere, as at the top level (rich boxes cost ~0.5 s).
     """
+    if hasattr(command, "rich_markup_mode"):
+        command.rich_markup_mode = None
     if getattr(command, "commands", None) is not None:
         for sub in command.commands.values():
             _non_finite_guard(sub)

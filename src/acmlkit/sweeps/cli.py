@@ -16,11 +16,21 @@ JOBS_OPTION = typer.Option(
     1, "--jobs", "-j", min=1, help="Parallel processes (joblib) or local Dask workers."
 )
 SCHEDULER_OPTION = typer.Option(None, "--scheduler", help="Running Dask scheduler, tcp://HOST:PORT.")
+CLUSTERS = ("local", "inprocess")
+
+
+def _cluster_choice(value: str | None) -> str | None:
+    if value is not None and value not in CLUSTERS:
+        raise typer.BadParameter(f"choose local or inprocess, got {value!r}")
+    return value
+
+
 CLUSTER_OPTION = typer.Option(
     None,
     "--cluster",
-    help="'local' starts a local Dask cluster of --jobs worker processes; 'inprocess' uses "
-    "threads in this process.",
+    callback=_cluster_choice,
+    help="local|inprocess: 'local' starts a Dask cluster of --jobs worker processes, "
+    "'inprocess' uses threads in this process.",
 )
 
 
