@@ -30,7 +30,6 @@ class Dataset:
     url: str
     checksum: str
     algorithm: str
-    size: int
     description: str
 
     @property
@@ -44,21 +43,18 @@ DATASETS: dict[str, Dataset] = {
         url="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
         checksum="c58f30108f718f92721af3b95e74349a",
         algorithm="md5",
-        size=170_498_071,
         description="CIFAR-10, python version: 50,000 + 10,000 32x32 colour images",
     ),
     "movielens-100k": Dataset(
         url="https://files.grouplens.org/datasets/movielens/ml-100k.zip",
         checksum="0e33842e24a9c977be4e0107933c0723",
         algorithm="md5",
-        size=4_924_029,
         description="MovieLens 100K: 100,000 ratings of 1,682 movies by 943 users",
     ),
     "movielens-1m": Dataset(
         url="https://files.grouplens.org/datasets/movielens/ml-1m.zip",
         checksum="c4d9eecfca2ab87c1945afe126590906",
         algorithm="md5",
-        size=5_917_549,
         description="MovieLens 1M: 1,000,209 ratings of 3,706 movies by 6,040 users",
     ),
 }
