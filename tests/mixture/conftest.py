@@ -1,5 +1,13 @@
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
+
+
+@pytest.fixture(autouse=True)
+def one_blas_thread():
+    """OpenBLAS threads spin for milliseconds per small call on this shared machine."""
+    with threadpool_limits(limits=1):
+        yield
 
 
 @pytest.fixture

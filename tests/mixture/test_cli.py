@@ -5,7 +5,7 @@ import pytest
 from typer.testing import CliRunner
 
 from acmlkit.cli import app
-from acmlkit.mixture.experiments import BlobsConfig, make_blobs, parse_k_values
+from acmlkit.mixture.experiments import BlobsConfig, load_points_csv, make_blobs, parse_k_values
 
 runner = CliRunner()
 
@@ -56,7 +56,8 @@ def test_bad_components_give_one_line_and_no_traceback(component, message):
 
 
 def write_csv(path, X, header=True):
-    lines = (["a,b"] if header else []) + [",".join(map(str, row)) for row in X]
+    names = ",".join(f"x{j}" for j in range(np.shape(X)[1]))
+    lines = ([names] if header else []) + [",".join(map(str, row)) for row in X]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -101,18 +102,82 @@ def test_fit_on_one_dimensional_data(tmp_path):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("", "is empty"),
-        ("1,2\n3,x\n", "'x' is not a number"),
-        ("1,2\n3\n", "expected 2 columns, got 1"),
-        ("1,2\nnan,3\n", "NaN or infinity"),
+        ("", "the file is empty"),
+        ("\n\n", "the file is empty"),
+        ("a,b\n", "a header but no data rows"),
+        ("1,2\n3,x\n", "row 2, column 2: expected a number, got 'x'"),
+        ("1,x\n3,4\n", "row 1, column 2: expected a number, got 'x'"),
+        ("a,b\n1,2\n3\n", "row 3: expected 2 columns (as in the first row), got 1"),
+        ("1,2\n3,4,5\n", "row 2: expected 2 columns (as in the first row), got 3"),
+        ("1,2\nnan,3\n", "row 2, column 1: expected a number, got a missing value"),
+        ("1,2\n,3\n", "row 2, column 1: expected a number, got an empty cell"),
+        ("1,2\ninf,3\n", "row 2, column 1: expected a finite number"),
+        ("x,y\n1,2\n3,-inf\n", "row 3, column 2: expected a finite number"),
+        ("a,b\n1,2\n3,oops\n", "row 3, column 2 ('b'): expected a number"),
     ],
 )
 def test_fit_rejects_bad_csv(tmp_path, content, message):
     data = tmp_path / "bad.csv"
     data.write_text(content)
     result = runner.invoke(app, ["mixture", "fit", str(data), "--out", str(tmp_path / "o")])
-    assert result.exit_code == 1
+    assert result.exit_code == 1, result.output
     assert message in result.output
+    assert str(data) in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_byte_order_mark_and_header_keep_every_data_row(tmp_path):
+    X, _ = make_blobs(BlobsConfig(n_samples=50))
+    for header in (True, False):
+        text = ("a,b\n" if header else "") + "\n".join(
+            ",".join(repr(float(v)) for v in r) for r in X
+        )
+        data = tmp_path / f"bom-{header}.csv"
+        data.write_bytes(b"\xef\xbb\xbf" + text.encode())
+        np.testing.assert_array_equal(load_points_csv(data), X)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-k", "1..1000000000"], "of memory but"),
+        (["-k", "1..900"], "n_samples=60 < 900"),
+        (["-k", "5..2"], "range LOW..HIGH"),
+        (["--n-init", "5000"], "--n-init"),
+        (["--tol", "nan"], "--tol"),
+        (["--reg-covar", "inf"], "--reg-covar"),
+        (["--tol", "-1"], ">= 0"),
+        (["--covariance", "banana"], "banana"),
+        (["--sample-weight", "zz"], "no column 'zz'"),
+    ],
+)
+def test_fit_refuses_bad_options_before_work(tmp_path, args, message):
+    X, _ = make_blobs(BlobsConfig(n_samples=60))
+    data = write_csv(tmp_path / "p.csv", X)
+    result = runner.invoke(app, ["mixture", "fit", str(data), *args, "--out", str(tmp_path / "o")])
+    assert result.exit_code in (1, 2), result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_plot_redraws_and_names_a_foreign_kind(tmp_path):
+    from acmlkit.results import Result, result_kind  # noqa: F401
+
+    result = runner.invoke(app, ["mixture", "demo", "--out", str(tmp_path / "demo")])
+    assert result.exit_code == 0, result.output
+    (tmp_path / "demo" / "blobs_bic.png").unlink()
+    again = runner.invoke(app, ["mixture", "plot", str(tmp_path / "demo")])
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "demo" / "blobs_bic.png").stat().st_size > 0
+    foreign = tmp_path / "other" / "result.json"
+    foreign.parent.mkdir()
+    foreign.write_text(json.dumps({"kind": "mf.study", "format_version": 1}))
+    wrong = runner.invoke(app, ["mixture", "plot", str(foreign.parent)])
+    assert wrong.exit_code == 1
+    assert "holds a 'mf.study' result; this command reads mixture." in wrong.output
+    assert len(wrong.output.strip().splitlines()) == 1
 
 
 def test_fit_needs_enough_points(tmp_path):
@@ -133,14 +198,17 @@ def test_parse_k_values():
     assert parse_k_values("2,5") == (2, 5)
     with pytest.raises(ValueError, match="-k"):
         parse_k_values("0..3")
+    with pytest.raises(ValueError, match="n_samples=10 < 12"):
+        parse_k_values("1..12", data_shape=(10, 2))
 
 
 def test_demo_writes_every_result(tmp_path):
     result = runner.invoke(app, ["mixture", "demo", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "BIC chose K = 3" in result.output
-    high_dim = json.loads((tmp_path / "high_dim.json").read_text())
-    assert high_dim["dims"][-1] == 10_000
-    assert all(high_dim["all_finite"])
-    for name in ("high_dim.png", "blobs_fit.png", "blobs_bic.png", "responsibilities.json"):
+    saved = json.loads((tmp_path / "result.json").read_text())
+    assert saved["kind"] == "mixture.demo"
+    assert saved["high_dim"]["dims"][-1] == 10_000
+    assert all(saved["high_dim"]["all_finite"])
+    for name in ("high_dim.png", "blobs_fit.png", "blobs_bic.png", "criteria.csv"):
         assert (tmp_path / name).is_file()

@@ -3,6 +3,7 @@ import warnings
 import numpy as np
 import pytest
 from scipy import stats
+from sklearn.exceptions import NotFittedError
 from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 
 from acmlkit.mixture import COVARIANCE_TYPES, ConvergenceWarning, GaussianMixture
@@ -197,13 +198,18 @@ def test_bic_selects_the_true_number_of_components(blobs):
     ("X", "kwargs", "message"),
     [
         (np.array([[1.0, np.nan]] * 5), {}, "NaN or infinity"),
-        (np.ones(5), {}, "2-dimensional"),
+        (np.array([[1.0, np.inf]] * 5), {"missing": "em"}, "infinity"),
+        (np.ones(5), {}, "2D array"),
         (np.eye(2), {"n_components": 3}, "n_samples >= n_components"),
-        (np.array([["a", "b"]]), {}, "numeric"),
+        (np.array([["a", "b"]] * 3), {}, "convert"),
+        (np.zeros((5, 0)), {}, "0 feature"),
+        (np.eye(3), {"missing": "drop"}, "missing"),
+        (np.eye(3), {"freeze": ("mean",)}, "freeze"),
+        (np.eye(3), {"freeze": ("means",), "freeze_components": [3]}, "freeze_components"),
         (np.eye(3), {"n_components": 0}, "n_components"),
         (np.eye(3), {"covariance_type": "banana"}, "covariance_type"),
         (np.eye(3), {"reg_covar": -1.0}, "reg_covar"),
-        (np.eye(3), {"init_params": "kmeans"}, "init_params"),
+        (np.eye(3), {"init_params": "k-means"}, "init_params"),
     ],
 )
 def test_bad_input(X, kwargs, message):
@@ -229,8 +235,8 @@ def test_singular_covariance_suggests_reg_covar():
 
 
 def test_predict_checks_dimensions_and_fit(blobs):
-    with pytest.raises(ValueError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         GaussianMixture(2).predict(blobs)
     model = GaussianMixture(2, random_state=0).fit(blobs)
-    with pytest.raises(ValueError, match="X has 2 features, but the mixture was fitted with 3"):
+    with pytest.raises(ValueError, match="X has 2 features, but GaussianMixture is expecting 3"):
         model.predict(blobs[:, :2])

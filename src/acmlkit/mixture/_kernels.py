@@ -39,6 +39,9 @@ class Kernel:
     def prepare(self, X: np.ndarray, sample_weight: np.ndarray | None) -> None:
         """Per-fit statistics that do not depend on the responsibilities."""
 
+    def prepare_add(self, X: np.ndarray, sample_weight: np.ndarray | None) -> None:
+        """Add a chunk of points to those statistics (fits over chunks of data)."""
+
     def set_parameters(self, weights, means, prec_chol) -> None:
         const = (
             np.log(weights)
@@ -164,8 +167,18 @@ class TiedKernel(Kernel):
     covariance_type = "tied"
 
     def prepare(self, X, sample_weight):
+        self._scatter = self.scatter(X, sample_weight)
+
+    def prepare_add(self, X, sample_weight):
+        if getattr(self, "_scatter", None) is None:
+            self._scatter = np.zeros((self.D, self.D))
+        self._scatter += self.scatter(X, sample_weight)
+
+    @staticmethod
+    def scatter(X, sample_weight):
+        """sum_n w_n x_n x_n^T, shape (D, D), of points X (n, D)."""
         weighted = X if sample_weight is None else X * sample_weight[:, None]
-        self._scatter = np.asarray(weighted.T @ X, dtype=np.float64)
+        return np.asarray(weighted.T @ X, dtype=np.float64)
 
     def _set(self, means, prec_chol):
         self._proj = prec_chol.astype(self.dtype)
@@ -182,7 +195,9 @@ class TiedKernel(Kernel):
         return out
 
     def covariances(self, stats, nk, means, reg_covar):
-        cov = (self._scatter - (nk * means.T) @ means) / nk.sum()
+        # Online EM keeps its own running scatter in the statistics.
+        scatter = stats.get("scatter", self._scatter)
+        cov = (scatter - (nk * means.T) @ means) / nk.sum()
         cov[np.diag_indices(self.D)] += reg_covar
         return cov
 

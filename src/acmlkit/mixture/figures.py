@@ -1,16 +1,22 @@
-"""Figures drawn from saved mixture results (and, for fits, the data itself)."""
+"""Figures drawn from mixture Results; each function returns a matplotlib Figure.
+
+Saving is the caller's (:func:`acmlkit.plotting.save_figure`), except
+:func:`save_demo_figures`, which writes the demo's three figures to a folder.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
-from acmlkit.mixture.experiments import FitResult, HighDimResult
+from acmlkit.mixture.experiments import DemoResult, FitResult, HighDimResult
 from acmlkit.plotting import new_figure, save_figure
 
 
-def plot_high_dim(result: HighDimResult, path: str | Path) -> Path:
+def high_dim_figure(result: HighDimResult) -> Figure:
+    """Mean log-likelihood per dimension, and the share of NaN rows of the naive route."""
     fig, ax = new_figure()
     ax.semilogx(result.dims, result.loglik_per_dim, "o-", label="log-sum-exp (acmlkit)")
     ax.axhline(
@@ -29,10 +35,11 @@ def plot_high_dim(result: HighDimResult, path: str | Path) -> Path:
     lines = ax.get_legend_handles_labels()
     more = share.get_legend_handles_labels()
     ax.legend(lines[0] + more[0], lines[1] + more[1], loc="center left")
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_bic(result: FitResult, path: str | Path) -> Path:
+def bic_figure(result: FitResult) -> Figure:
+    """BIC and AIC against K, the chosen K marked."""
     fig, ax = new_figure()
     ax.plot(result.k_values, result.bic, "o-", label="BIC")
     ax.plot(result.k_values, result.aic, "s--", label="AIC")
@@ -41,15 +48,16 @@ def plot_bic(result: FitResult, path: str | Path) -> Path:
     ax.set_ylabel("criterion (lower is better)")
     ax.set_title(f"Choosing K ({result.config.covariance_type} covariances)")
     ax.legend()
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_fit(result: FitResult, X, path: str | Path) -> Path:
-    """1-D: histogram and fitted density; 2-D: points and covariance ellipses;
-    more dimensions: the BIC curve."""
+def fit_figure(result: FitResult, X) -> Figure:
+    """1-D: histogram and fitted density; 2-D: points (X, shape (n, D)) and
+    covariance ellipses; more dimensions: the BIC curve."""
     X = np.asarray(X)
     if X.shape[1] > 2:
-        return plot_bic(result, path)
+        return bic_figure(result)
+    X = X[~np.isnan(X).any(axis=1)]
     weights = np.asarray(result.weights)
     means = np.asarray(result.means)
     covs = _full_covariances(result)
@@ -82,7 +90,18 @@ def plot_fit(result: FitResult, X, path: str | Path) -> Path:
         ax.set_ylabel("x2")
         ax.set_aspect("equal", adjustable="datalim")
     ax.set_title(f"Gaussian mixture, K = {result.best_k} chosen by BIC (1 and 2 sd shown)")
-    return save_figure(fig, path)
+    return fig
+
+
+def save_demo_figures(result: DemoResult, folder: str | Path) -> dict[str, Path]:
+    """Draw the demo's figures from its Result and write them to ``folder`` (PNG)."""
+    folder = Path(folder)
+    points = np.asarray(result.points)
+    return {
+        "high_dim_figure": save_figure(high_dim_figure(result.high_dim), folder / "high_dim.png"),
+        "blobs_figure": save_figure(fit_figure(result.fit, points), folder / "blobs_fit.png"),
+        "blobs_bic": save_figure(bic_figure(result.fit), folder / "blobs_bic.png"),
+    }
 
 
 def _full_covariances(result: FitResult) -> np.ndarray:
