@@ -6,6 +6,7 @@
 - :mod:`acmlkit.nets.permutations`: fixed, per-image, the notebook's and recovered layouts.
 - :mod:`acmlkit.nets.recipes`: how to train (``Recipe``), the named recipes, ``auto``.
 - :mod:`acmlkit.nets.trainer`: the ``Trainer`` loop on whole tensors, on any device.
+- :mod:`acmlkit.nets.optim`: AdamW and SGD with the one-cycle schedule (no torch._dynamo).
 - :mod:`acmlkit.nets.inference`: ``TrainedModel``, batched logits, test-time flips.
 - :mod:`acmlkit.nets.checkpoint`: model files and checkpoints with a version and checksum.
 - :mod:`acmlkit.nets.devices`: ``--device cpu|cuda|mps|auto``.
