@@ -145,6 +145,27 @@ def test_recovers_smooth_images_up_to_symmetry(height, width, channels, n_images
         )
 
 
+@pytest.mark.parametrize("height, width", [(10, 10), (8, 12)])
+def test_orients_upright_when_rows_correlate_more_and_the_top_is_brighter(height, width):
+    rng = np.random.default_rng(11)
+    pad = 6
+    noise = rng.normal(size=(1500, 1, height + 2 * pad, width + 2 * pad))
+    blurred = gaussian_filter(noise, sigma=(0, 0, 1.2, 2.0))[:, :, pad:-pad, pad:-pad]
+    sky = np.linspace(1.0, -1.0, height)[None, None, :, None] * blurred.std()
+    x = blurred + sky
+    x = ((x - x.min()) / np.ptp(x) * 255).round().astype(np.uint8)
+    perm = rng.permutation(height * width)
+    order = recover_layout(permute_pixels(x, perm), height, width)
+    cells = np.arange(height * width).reshape(height, width)
+    held = perm[order]
+    assert np.array_equal(held, cells.ravel()) or np.array_equal(held, cells[:, ::-1].ravel())
+    # Without orienting, another symmetry may come back, with the same share.
+    plain = recover_layout(permute_pixels(x, perm), height, width, orient=False)
+    assert neighbour_share(perm, plain, height, width) == neighbour_share(
+        perm, order, height, width
+    )
+
+
 def test_accepts_four_dimensional_images_and_caps_their_number():
     rng = np.random.default_rng(5)
     x = smooth_images(600, 1, 6, 6, rng)
@@ -222,3 +243,7 @@ def test_cifar10_layout_recovered_from_5000_images(shared_datasets, user_cache):
     permuted = permute_pixels(data.x_train, perm).reshape(len(data.x_train), 3, -1)
     order = recover_layout(permuted, 32, 32)  # uses 5,000 evenly spaced images
     assert neighbour_share(perm, order, 32, 32) >= 0.90
+    # Upright (photographs: rows correlate more, skies on top), up to left and right.
+    cells = np.arange(32 * 32).reshape(32, 32)
+    held = perm[order]
+    assert np.array_equal(held, cells.ravel()) or np.array_equal(held, cells[:, ::-1].ravel())

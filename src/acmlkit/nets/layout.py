@@ -15,7 +15,8 @@ are the most correlated pairs, so the layout can be read back from pixel statist
    eigenmap's distortion because only local directions are used;
 5. assignment of positions to grid cells (``scipy.optimize.linear_sum_assignment``);
 6. greedy swaps of two cells while they increase the number of grid neighbours that
-   are graph neighbours (correlations break ties).
+   are graph neighbours (correlations break ties);
+7. the upright one of the symmetric solutions, by two regularities of photographs.
 
 Composition of permutations. Images permuted by ``p`` hold ``x_p[j] = x[p[j]]``;
 a recovered ``order`` is applied the same way, ``y[k] = x_p[order[k]] = x[p[order[k]]]``,
@@ -236,6 +237,7 @@ def recover_layout(
     *,
     n_neighbours: int = N_NEIGHBOURS,
     max_images: int = MAX_IMAGES,
+    orient: bool = True,
 ) -> np.ndarray:
     """Recover the grid layout of pixel positions from pixel-permuted images.
 
@@ -250,6 +252,10 @@ def recover_layout(
     n_neighbours : int
         How many most-correlated positions a position may link to (4 on a grid).
     max_images : int
+    orient : bool
+        Choose, among the grid's symmetries, the upright one photographs suggest
+        (rows correlate more than columns, brighter on top; see :func:`_orient`).
+        It changes which symmetry comes back, never the neighbour share.
 
     Returns
     -------
@@ -289,7 +295,33 @@ def recover_layout(
     coords = _integrate_steps(_eigenmap(graph), graph)
     order = _assign_cells(coords, height, width)
     score = _neighbour_graph(corr, n_neighbours, mutual=False) + _TIE_BREAK * corr
-    return _refine_swaps(order, score, height, width)
+    order = _refine_swaps(order, score, height, width)
+    return _orient(order, images, corr, height, width) if orient else order
+
+
+def _orient(
+    order: np.ndarray, images: np.ndarray, corr: np.ndarray, height: int, width: int
+) -> np.ndarray:
+    """Turn a recovered ``order`` upright, as photographs are.
+
+    Neighbours along a row correlate more than along a column (on CIFAR-10, 0.930
+    against 0.920: horizontal structure dominates), so a square grid is transposed
+    when its columns correlate more; and the upper half is brighter (skies: 130
+    against 116 on CIFAR-10's 0..255 scale), so a grid darker on top is flipped
+    upside down. Left and right stay unknown, which a left-right flip augmentation
+    does not mind.
+    """
+    cells = np.arange(height * width).reshape(height, width)
+    if height == width:
+        along_rows = corr[order[cells[:, :-1]], order[cells[:, 1:]]].mean()
+        along_columns = corr[order[cells[:-1]], order[cells[1:]]].mean()
+        if along_columns > along_rows:
+            order = order[cells.T.ravel()]
+    brightness = images.mean(axis=(0, 1), dtype=np.float64)[order].reshape(height, width)
+    half = height // 2
+    if half and brightness[:half].mean() < brightness[height - half :].mean():
+        order = order[cells[::-1].ravel()]
+    return order
 
 
 def plot_layout(permutation: np.ndarray, order: np.ndarray, height: int, width: int):
