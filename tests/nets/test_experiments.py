@@ -223,3 +223,28 @@ def test_bad_configs():
         PermutationStudyConfig(seeds=())
     with pytest.raises(ValueError, match=r"seeds must be distinct, got \[1, 1\]"):
         PermutationStudyConfig(seeds=(1, 1))
+
+
+def test_fixed_recovered_trains_on_the_recovered_layout(monkeypatch):
+    # An oracle recovery (the exact inverse) makes the condition the plain images again:
+    # the same model, bit for bit, as 'none', and every neighbourhood kept.
+    from acmlkit.nets import layout
+
+    monkeypatch.setattr(layout, "recover_layout",
+                        lambda images, h, w: np.argsort(_secret["perm"]))
+    original = ex.apply_condition
+
+    def spy(x_train, x_test, condition, rng):
+        if condition == "fixed-recovered":
+            _secret["perm"] = ex.apply_condition(x_train, x_test, "fixed",
+                                                 RunContext(4).stream("permutation")).permutation
+        return original(x_train, x_test, condition, rng)
+
+    _secret: dict = {}
+    monkeypatch.setattr(ex, "apply_condition", spy)
+    config = TrainConfig(arch="cnn", seed=4, epochs=1, n_train=200, n_test=100)
+    plain = run(config)
+    recovered = run(replace(config, permutation="fixed-recovered"))
+    assert recovered.neighbour_share == 1.0 and plain.neighbour_share is None
+    assert recovered.evaluation == plain.evaluation
+    assert recovered.history[0]["train_loss"] == plain.history[0]["train_loss"]
