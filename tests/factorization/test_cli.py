@@ -77,3 +77,71 @@ def test_bad_input_is_one_clear_line(tmp_path):
     one_line_error(run("fit", "--clip", "5"), "--clip must be auto, none or LOW:HIGH")
     assert run("study", "q").exit_code == 2
     one_line_error(run("study", "p", "--seeds", "a"), "--seeds must be comma-separated")
+
+
+def write_ratings(tmp_path, n_users=40, n_items=25, seed=0, one_each=False):
+    """A ratings CSV with a header and half stars."""
+    rng = np.random.default_rng(seed)
+    if one_each:
+        pairs = np.c_[np.arange(n_users), rng.integers(0, n_items, n_users)]
+    else:
+        pairs = np.unique(np.c_[rng.integers(0, n_users, 600), rng.integers(0, n_items, 600)],
+                          axis=0)
+    stars = np.clip(np.round(2 * (3 + rng.standard_normal(len(pairs)))) / 2, 0.5, 5)
+    path = tmp_path / "ratings.csv"
+    path.write_text("userId,movieId,rating\n"
+                    + "".join(f"{u},{i},{r}\n" for (u, i), r in zip(pairs, stars)))
+    return path
+
+
+def test_fit_on_ratings_says_which_defaults_and_beats_or_ties_the_baseline(tmp_path):
+    result = run("fit", str(write_ratings(tmp_path)), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 0, result.output
+    assert "defaults: rating triples" in result.output
+    assert "lambda chosen by validation RMSE" in result.output
+    saved = load_json(tmp_path / "o" / "result.json")
+    assert saved["kind"] == "mf.fit" and saved["clip"] == [0.5, 5.0]
+    fold = saved["folds"][0]
+    assert fold["test_rmse"] <= fold["baseline_test_rmse"] + 1e-9
+
+
+def test_bad_options_and_impossible_runs_are_one_line(tmp_path):
+    ratings = str(write_ratings(tmp_path))
+    one_line_error(run("fit", ratings, "--clip", "nan:5"), "--clip LOW must be a finite number")
+    one_line_error(run("fit", ratings, "--lambda", "inf"), "--lambda must be a finite number")
+    assert run("fit", ratings, "--p", "nan").exit_code == 2
+    one_line_error(run("fit", ratings, "--n-init", "100000000"), "GiB is available")
+    single = str(write_ratings(tmp_path, one_each=True))
+    one_line_error(run("fit", single, "--split", "user"), "holds out nothing")
+    one_line_error(run("study", "lambda", "--values", "0.1,nan", "--seeds", "0"),
+                   "--values must list finite numbers")
+
+
+def test_plot_names_the_kind_it_found(tmp_path):
+    other = tmp_path / "mix"
+    other.mkdir()
+    (other / "result.json").write_text('{"kind": "mixture.study", "format_version": 1}')
+    one_line_error(run("plot", str(other / "result.json")), "holds a 'mixture.study' result")
+
+
+def test_study_on_ratings_uses_ratings_settings_and_grid_flags(tmp_path):
+    out = tmp_path / "k"
+    result = run("study", "k", "--values", "1,2", "--seeds", "0,1", "--max-iter", "3",
+                 "--data", str(write_ratings(tmp_path)), "-j", "1", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "settings: rating triples" in result.output
+    saved = load_json(out / "result.json")
+    assert saved["kind"] == "mf.study" and saved["settings"]["biases"] is True
+    assert (out / "trials" / "results.sqlite").is_file()
+
+
+def test_cli_module_imports_only_stdlib_and_typer():
+    import subprocess
+    import sys
+
+    code = ("import sys, acmlkit.factorization.cli; "
+            "print(sorted(m for m in ('numpy', 'scipy', 'matplotlib', 'sklearn') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"

@@ -157,3 +157,45 @@ def test_real_movielens_100k(ml100k_path):
 )
 def test_sniff_format(tmp_path, text, expected):
     assert data.sniff_format(write(tmp_path, text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "nnz"),
+    [
+        ("\ufeffuserId,movieId,rating\n1,2,3\n4,2,5\n", 2),
+        ("\ufeff1\t2\t3\n4\t5\t1\n", 2),
+        ("\ufeff1,2,3.5\n4,5,1\n", 2),
+        ("user_id,item_id,rating,timestamp\n1,2,3,9\n", 1),
+    ],
+)
+def test_a_byte_order_mark_or_header_never_costs_a_data_row(text, nnz):
+    assert parse_ratings(text).nnz == nnz
+
+
+def test_bom_in_files_is_ignored(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_bytes("\ufeffuserId,movieId,rating\n1,2,3\n".encode())
+    assert read_ratings(path).nnz == 1
+    dense = write(tmp_path, "\ufeff1,2\n3,4\n", "d.csv")
+    assert data.sniff_format(dense) == "dense" and read_dense_csv(dense).nnz == 4
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("1,2,x\n3,4,5\n", "could not convert rating 'x' on line 1"),
+        ("1,x,5\n2,3,4\n", "item id x on line 1 is not a number like the other ids"),
+        ("1\t2\t3\n4\t5\n", "line 2 has 2 cells, expected 3"),
+    ],
+)
+def test_one_bad_cell_in_row_one_is_reported_not_dropped(text, match):
+    with pytest.raises(DataError, match=match):
+        parse_ratings(text)
+
+
+def test_ids_beyond_2_53_and_string_ids_stay_exact():
+    big = 2**53
+    r = parse_ratings(f"{big + 1}\t1\t5\n{big}\t1\t4\n{2**64}\t2\t3\n")
+    assert r.row_ids.tolist() == [big, big + 1, 2**64] and r.shape == (3, 2)
+    named = parse_ratings("ann,film a,5\nbob,film a,3\n")
+    assert named.row_ids.tolist() == ["ann", "bob"] and named.col_ids.tolist() == ["film a"]

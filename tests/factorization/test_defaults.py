@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from acmlkit.factorization import ALS, DampedBaseline, experiments as ex
+from acmlkit.factorization import ALS, DampedBaseline
 from acmlkit.factorization import als as als_module
+from acmlkit.factorization import experiments as ex
 from acmlkit.factorization.data import ratings_from_triples, read_ratings, synthetic
 from acmlkit.factorization.metrics import rmse
 

@@ -13,10 +13,24 @@
   and results; :mod:`~acmlkit.factorization.figures` draws from results.
 """
 
-from acmlkit.factorization.als import ALS
-from acmlkit.factorization.baseline import DampedBaseline
-from acmlkit.factorization.data import Ratings, load_movielens, read_dense_csv, read_ratings
-from acmlkit.factorization.recommender import to_ratings
+import importlib
 
-__all__ = ["ALS", "DampedBaseline", "Ratings", "load_movielens", "read_dense_csv",
-           "read_ratings", "to_ratings"]
+# Names are imported on first use, so that `acml mf --help` (which imports this
+# package for its cli module) does not pay for numpy, scipy and scikit-learn.
+_EXPORTS = {
+    "ALS": "acmlkit.factorization.als",
+    "DampedBaseline": "acmlkit.factorization.baseline",
+    "Ratings": "acmlkit.factorization.data",
+    "load_movielens": "acmlkit.factorization.data",
+    "read_dense_csv": "acmlkit.factorization.data",
+    "read_ratings": "acmlkit.factorization.data",
+    "to_ratings": "acmlkit.factorization.recommender",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'acmlkit.factorization' has no attribute {name!r}")

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import typer
 
+# The grid flags of `acml sweep`, one spelling everywhere (that module is stdlib + typer too).
+from acmlkit.sweeps.cli import CLUSTER_OPTION, JOBS_OPTION, SCHEDULER_OPTION
+
 app = typer.Typer(no_args_is_help=True, help="Matrix completion by alternating least squares.")
 
 _SOURCE_HELP = ("'synthetic' (375 x 500, rank 8), 'movielens-100k', 'movielens-1m' (downloaded "
@@ -21,13 +24,6 @@ _SOURCE_HELP = ("'synthetic' (375 x 500, rank 8), 'movielens-100k', 'movielens-1
                 "or CSV with header userId,movieId,rating[,timestamp].")
 _AUTO = "(default: chosen from the data; see the output)"
 
-# The grid flags of `acml sweep` (acmlkit.sweeps.cli), spelt the same here because that
-# module imports numpy; tests/factorization/test_cli.py checks the two stay equal.
-JOBS_OPTION = typer.Option(
-    1, "--jobs", "-j", help="Parallel processes (joblib) or local Dask workers."
-)
-SCHEDULER_OPTION = typer.Option(None, "--scheduler", help="Running Dask scheduler, tcp://HOST:PORT.")
-CLUSTER_OPTION = typer.Option(None, "--cluster", help="'local' starts a local Dask cluster.")
 
 
 class Format(enum.StrEnum):

@@ -287,7 +287,7 @@ def parse_ratings(text: str, *, source: str = "ratings", duplicates: str = "reje
         values = table[:, 2].astype(np.float64)
     except ValueError:
         bad = next(k for k, c in enumerate(table[:, 2]) if not _is_number(c))
-        raise DataError(f"{source}: could not convert rating {table[bad, 2]!r} on line "
+        raise DataError(f"{source}: could not convert rating {str(table[bad, 2])!r} on line "
                         f"{line_numbers[bad]} to a number") from None
     users = _ids(table[:, 0], "user", source, line_numbers)
     items = _ids(table[:, 1], "item", source, line_numbers)
@@ -308,7 +308,8 @@ def _ids(tokens: np.ndarray, label: str, source: str, line_numbers: list[int]) -
     # Some ids are numbers and the first that is not an integer is the culprit.
     bad = next(k for k, token in enumerate(tokens) if not _is_int(token))
     what = "not an integer" if numeric[bad] else "not a number like the other ids"
-    raise DataError(f"{source}: {label} id {tokens[bad]} on line {line_numbers[bad]} is {what}")
+    raise DataError(f"{source}: {label} id {str(tokens[bad])} on line {line_numbers[bad]} is "
+                    f"{what}")
 
 
 def _is_int(text: str) -> bool:

@@ -28,6 +28,9 @@ RATINGS_FIT = dict(n_factors=4, u_lambda="auto", v_lambda="auto", bias_lambda=1.
 # choice can fall back to the biases alone.
 LAMBDA_GRID = (0.15, 0.35, 0.7, 1.4, 3.0, 30.0)
 AUTO_VALIDATION_FRACTION = 0.1
+# Below this many training entries "auto" validates on AUTO_FOLDS folds of them instead.
+AUTO_SINGLE_CARVE_MIN = 20_000
+AUTO_FOLDS = 5
 
 
 def is_ratings(ratings: Ratings) -> bool:
