@@ -212,3 +212,101 @@ def test_demo_writes_every_result(tmp_path):
     assert all(saved["high_dim"]["all_finite"])
     for name in ("high_dim.png", "blobs_fit.png", "blobs_bic.png", "criteria.csv"):
         assert (tmp_path / name).is_file()
+
+
+def test_fit_with_a_sample_weight_column_equals_repeated_rows(tmp_path):
+    X, _ = make_blobs(BlobsConfig(n_samples=300))
+    counts = np.random.default_rng(2).integers(1, 4, size=300)
+    rows = [f"{a},{b},{c}" for (a, b), c in zip(X, counts)]
+    weighted = tmp_path / "w.csv"
+    weighted.write_text("x1,x2,count\n" + "\n".join(rows) + "\n")
+    repeated = write_csv(tmp_path / "r.csv", np.repeat(X, counts, axis=0))
+    outs = {}
+    for name, args in (
+        ("w", [str(weighted), "--sample-weight", "count"]),
+        ("r", [str(repeated)]),
+    ):
+        result = runner.invoke(
+            app,
+            [
+                "mixture",
+                "fit",
+                *args,
+                "-k",
+                "3",
+                "--init",
+                "kmeans++",
+                "--n-init",
+                "1",
+                "--out",
+                str(tmp_path / name),
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        outs[name] = json.loads((tmp_path / name / "result.json").read_text())
+    assert outs["w"]["n_features"] == 2
+    means_w = np.array(sorted(outs["w"]["means"]))
+    means_r = np.array(sorted(outs["r"]["means"]))
+    np.testing.assert_allclose(means_w, means_r, atol=0.05)
+
+
+def test_fit_with_missing_cells(tmp_path):
+    X, _ = make_blobs(BlobsConfig(n_samples=400))
+    lines = ["x1,x2"]
+    for i, (a, b) in enumerate(X):
+        lines.append(f",{b}" if i % 7 == 0 else (f"{a},nan" if i % 11 == 0 else f"{a},{b}"))
+    data = tmp_path / "holes.csv"
+    data.write_text("\n".join(lines) + "\n")
+    refused = runner.invoke(app, ["mixture", "fit", str(data), "-k", "3", "-o", str(tmp_path)])
+    assert refused.exit_code == 1 and "--missing em" in refused.output
+    result = runner.invoke(
+        app,
+        ["mixture", "fit", str(data), "-k", "2..4", "--missing", "em", "-o", str(tmp_path / "m")],
+    )
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "m" / "result.json").read_text())
+    assert saved["best_k"] == 3
+    found = sorted(tuple(np.round(m)) for m in saved["means"])
+    assert found == [(-3.0, 5.0), (0.0, 0.0), (4.0, 4.0)]
+
+
+def test_stream_reads_chunks_and_matches_the_in_memory_fit(tmp_path):
+    X, _ = make_blobs(BlobsConfig(n_samples=500))
+    data = write_csv(tmp_path / "p.csv", X)
+    saved = {}
+    for name, extra in (("mem", []), ("stream", ["--stream", "--chunk-rows", "64"])):
+        result = runner.invoke(
+            app, ["mixture", "fit", str(data), "-k", "1..4", *extra, "-o", str(tmp_path / name)]
+        )
+        assert result.exit_code == 0, result.output
+        saved[name] = json.loads((tmp_path / name / "result.json").read_text())
+    assert saved["stream"]["best_k"] == saved["mem"]["best_k"] == 3
+    assert saved["stream"]["n_samples"] == 500
+    np.testing.assert_allclose(
+        sorted(saved["stream"]["means"]), sorted(saved["mem"]["means"]), atol=0.05
+    )
+
+
+def test_freeze_means_keeps_the_initial_means(tmp_path):
+    X, _ = make_blobs(BlobsConfig(n_samples=300))
+    data = write_csv(tmp_path / "p.csv", X)
+    result = runner.invoke(
+        app,
+        [
+            "mixture",
+            "fit",
+            str(data),
+            "-k",
+            "3",
+            "--freeze",
+            "means",
+            "--max-iter",
+            "5",
+            "-o",
+            str(tmp_path / "f"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "f" / "result.json").read_text())
+    assert saved["config"]["freeze"] == ["means"]
+    assert saved["history"][-1]["iteration"] <= 5

@@ -102,7 +102,9 @@ def covariances_from_precision_cholesky(prec_chol, covariance_type: str) -> np.n
     stacked = prec_chol[None] if covariance_type == "tied" else prec_chol
     covs = np.empty_like(stacked)
     for k, factor in enumerate(stacked):
-        inv_factor = _triangular_inverse(factor, lower=False)
+        # Factors computed here are upper triangular; those from precisions_init
+        # (scikit-learn's convention) lower. Either way P = U U^T, Sigma = U^-T U^-1.
+        inv_factor = _triangular_inverse(factor, lower=bool(np.tril(factor, -1).any()))
         covs[k] = inv_factor.T @ inv_factor
     return covs[0] if covariance_type == "tied" else covs
 
