@@ -56,7 +56,10 @@ class ScaleSpec:
         Standard deviation of the log-normal part of the user counts (1.39 puts
         the median near 70 and the mean near 154 for MovieLens-25M's size).
     item_exponent, item_offset : float
-        Item ``r`` in popularity order has weight ``(r + item_offset) ** -item_exponent``.
+        Item ``r`` in popularity order has weight ``(r + item_offset * n_items) **
+        -item_exponent``; the offset scales with the catalogue, so that smaller
+        specs keep the shape of the tail (2 and 0.005: about 14 ratings for the
+        median item and 55,000 for the top one at MovieLens-25M's size).
     rank : int
         Rank of the signal.
     mean, user_bias_std, item_bias_std, factor_std, noise_std : float
@@ -71,7 +74,7 @@ class ScaleSpec:
     min_per_user: int = 20
     user_sigma: float = 1.39
     item_exponent: float = 2.0
-    item_offset: float = 300.0
+    item_offset: float = 0.005
     rank: int = 8
     mean: float = 3.5
     user_bias_std: float = 0.4
@@ -140,7 +143,7 @@ def user_counts(spec: ScaleSpec, rng: np.random.Generator) -> np.ndarray:
 def item_weights(spec: ScaleSpec, rng: np.random.Generator) -> np.ndarray:
     """Popularity of each item, shape (n_items,), summing to 1, in a random item order."""
     ranks = np.arange(1, spec.n_items + 1, dtype=np.float64)
-    weights = (ranks + spec.item_offset) ** -spec.item_exponent
+    weights = (ranks + spec.item_offset * spec.n_items) ** -spec.item_exponent
     return rng.permutation(weights / weights.sum())
 
 
