@@ -48,6 +48,11 @@ class Method(enum.StrEnum):
     notebook = "notebook"
 
 
+class ModelKind(enum.StrEnum):
+    als = "als"
+    bayes = "bayes"
+
+
 class Dtype(enum.StrEnum):
     float64 = "float64"
     float32 = "float32"
@@ -121,6 +126,9 @@ def _data_config(source, fmt, zero_is_missing, duplicates):
 @app.command("fit")
 def fit_cmd(
     source: str = typer.Argument("synthetic", help=_SOURCE_HELP),
+    model: ModelKind = typer.Option(
+        ModelKind.als, "--model",
+        help="als, or bayes (Gibbs-sampled BPMF with predictive intervals)."),
     fmt: Format = typer.Option(Format.auto, "--format", help="How to read a file."),
     zero_is_missing: bool = typer.Option(
         False, help="Dense CSV: treat 0 as missing (the notebook's reading)."),
@@ -178,6 +186,16 @@ def fit_cmd(
         data=_data_config(source, fmt, zero_is_missing, duplicates),
     )
     ratings = experiments.load_data(config.data)
+    if model is ModelKind.bayes:
+        from acmlkit.factorization import bayes
+
+        train, test = experiments.fit_splits(ratings, config)[0].apply(ratings)
+        summary = bayes.fit_and_score(train, test, n_factors=k or 10,
+                                      n_samples=config.max_iter or 150, seed=seed,
+                                      clip=experiments.fit_clip(config, train), out=out)
+        for line in bayes.summary_lines(summary):
+            typer.echo(line)
+        return
     save_json(config, out / "config.json")
     result, model = experiments.run_fit(config, ratings, out=out)
     model.save(out / "model.npz")
@@ -188,17 +206,18 @@ def fit_cmd(
     typer.echo(f"{m} x {n} matrix, {ratings.nnz} observed entries; split {config.split}")
     typer.echo(f"defaults: {result.defaults_reason}")
     if params["u_lambda"] == "baseline":
-        typer.echo("ran: the damped-bias baseline (no factors): it scored best on the "
-                   "validation entries")
-    typer.echo(f"ran: K = {params['n_factors']}, lambda = {_g(params['u_lambda'])} (u) / "
-               f"{_g(params['v_lambda'])} (v), bias lambda = {params['bias_lambda']:g}, biases "
-               f"{'on' if params['biases'] else 'off'}, count exponent "
-               f"{params['reg_exponent']:g}, {params['n_init']} init(s), "
-               f"{params['max_iter']} sweeps max"
-               + ("" if result.clip is None else
-                  f", clipped to [{result.clip[0]:g}, {result.clip[1]:g}]"))
+        typer.echo("ran: the damped-bias baseline (no factors): no factor model beat it on the "
+                   "held-out training entries by more than one standard error")
+    else:
+            typer.echo(f"ran: K = {params['n_factors']}, lambda = {params['u_lambda']:g} (u) / "
+                   f"{params['v_lambda']:g} (v), bias lambda = {params['bias_lambda']:g}, "
+                   f"biases {'on' if params['biases'] else 'off'}, count exponent "
+                   f"{params['reg_exponent']:g}, {params['n_init']} init(s), "
+                   f"{params['max_iter']} sweeps max")
+    if result.clip is not None:
+        typer.echo(f"predictions clipped to [{result.clip[0]:g}, {result.clip[1]:g}]")
     if result.lambda_scores:
-        typer.echo("lambda chosen by validation RMSE on 10% of the training entries: "
+        typer.echo("lambda chosen by validation RMSE on held-out training entries: "
                    + ", ".join(f"{_g(s['lambda'])} -> {s['val_rmse']:.4f}"
                                for s in result.lambda_scores))
     typer.echo(f"{'fold':>4} {'train':>7} {'test':>7} {'train RMSE':>11} {'test RMSE':>10} "

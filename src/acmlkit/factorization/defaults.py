@@ -44,7 +44,9 @@ def fit_defaults(ratings: Ratings) -> tuple[dict, str]:
         return dict(RATINGS_FIT), (
             "rating triples: the defaults that win on ratings (mean and user/item biases, "
             "penalties scaled by sqrt(ratings per user/item), K = 4, 8 averaged inits, lambda "
-            "chosen on 10% of the training entries, predictions clipped to the rating range)")
+            "chosen on held-out training entries, or the damped-bias baseline unless a factor "
+            "model beats it there by more than one standard error, predictions clipped to the "
+            "rating range)")
     return dict(DENSE_FIT), (
         "a dense matrix (the notebook's layout): the notebook-style defaults, K = 8, "
         "lambda = 0.1, plain ridge penalties with mean and biases")

@@ -34,12 +34,21 @@ def _std(values) -> list[float]:
     return [0.0 if v is None else v for v in values]
 
 
-def plot_study_curves(result: StudyResult, *, method: str = "masked") -> Figure:
-    """Train and test MSE per sweep, one panel per studied value (first seed)."""
+def plot_study_curves(result: StudyResult, *, method: str = "masked",
+                      max_panels: int | None = 4) -> Figure:
+    """Train and test MSE per sweep, one panel per studied value (first seed).
+
+    At most ``max_panels`` panels (None: every value): the first and last values
+    and evenly spaced ones between.
+    """
     curves = [c for c in result.curves if c["method"] == method]
     if not curves:
         raise ValueError(f"method must be one of {sorted({c['method'] for c in result.curves})}, "
                          f"got {method!r}")
+    if max_panels is not None and len(curves) > max_panels:
+        # The ends and evenly spaced values between: the shape of the trend, legibly.
+        keep = np.unique(np.round(np.linspace(0, len(curves) - 1, max_panels)).astype(int))
+        curves = [curves[i] for i in keep]
     cols = math.ceil(math.sqrt(len(curves)))
     rows = math.ceil(len(curves) / cols)
     fig, axes = new_figure(4.0 * cols, 3.0 * rows)
