@@ -1,57 +1,148 @@
+"""The quick report on three kinds of data: every stated finding checked against the
+numbers on the same page, figures legible, metadata complete, rebuilds elsewhere."""
+
 import re
 import shutil
 import subprocess
 import tempfile
 
 import pytest
+from tests.report import pagecheck
 from typer.testing import CliRunner
 
 from acmlkit.cli import app
-from acmlkit.report import ReportConfig, build_page, run_report
+from acmlkit.report import build_page
 
 runner = CliRunner()
 
-
-@pytest.fixture(scope="module")
-def report_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("report")
-    run_report(out, ReportConfig(seed=0, quick=True), echo=lambda message: None)
-    return out
-
-
-def test_page_embeds_every_figure_and_opens_offline(report_dir):
-    page = (report_dir / "report.html").read_text()
-    images = re.findall(r'<img src="([^"]+)"', page)
-    assert len(images) >= 3
-    assert all(src.startswith("data:image/png;base64,") for src in images)
-    assert "http://" not in page and "https://" not in page
-    assert "0.10152327" in page and "0.89847673" in page
+RUNS = [
+    "builtin_run",
+    "small_run",
+    pytest.param("real_run", marks=[pytest.mark.realdata, pytest.mark.slow]),
+]
 
 
-def test_page_rebuilds_from_saved_results_alone(report_dir, tmp_path):
-    copy = tmp_path / "copy"
-    shutil.copytree(report_dir, copy)
-    for png in copy.rglob("*.png"):
-        png.unlink()
-    (copy / "report.html").unlink()
-    build_page(copy)
-    rebuilt = (copy / "report.html").read_text()
-    original = (report_dir / "report.html").read_text()
-    strip = re.compile(r"results and figures in [^<]*")
-    assert strip.sub("", rebuilt) == strip.sub("", original)
+@pytest.fixture(params=RUNS)
+def run(request):
+    return request.getfixturevalue(request.param)
 
 
-def test_cli_rebuild_needs_saved_results(tmp_path):
+def test_every_finding_reads_true_against_the_tables_on_its_page(run):
+    checked = pagecheck.check_findings(run.page)
+    # Each part states its findings: mixture 3, factorisation 7, networks 3 at least.
+    assert len(run.page.findings) >= 12
+    assert checked >= 40
+
+
+def test_figures_are_vector_and_legible_at_page_width(run):
+    assert len(run.page.figures) >= 15
+    for src in run.page.figures:
+        assert pagecheck.smallest_text_px(src) >= 8.0
+    assert "http://" not in run.html and "https://" not in run.html
+
+
+def test_contents_summary_and_metadata(run):
+    page = run.page
+    assert page.links and set(page.links) <= page.ids
+    sections = re.findall(r'<section id="([^"]+)"', run.html)
+    assert set(sections) <= set(page.links)
+    summary = page.tables["summary"]
+    assert len(summary) >= 8
+    meta = {row[list(row)[0]]: row[list(row)[1]] for row in page.tables["metadata"]}
+    assert meta["seed"] in ("0", "1") and meta["acmlkit"]
+    assert meta["command"]
+    data = [v for k, v in meta.items() if k.startswith("data: ")]
+    assert len(data) == 2 and all("sha256:" in v or "generated" in v for v in data)
+    for part in ("mixture models", "matrix factorisation", "neural networks"):
+        assert re.fullmatch(r"[\d.]+ s run \(CPU [\d.]+ s\).* \+ [\d.]+ s figures and page",
+                            meta[f"duration: {part}"])
+    assert "CPUs" in meta["machine"] and "torch" in meta["threads"]
+
+
+def test_each_column_prints_at_one_precision(run):
+    for table_id, rows in run.page.tables.items():
+        if table_id in ("summary", "metadata") or not rows:
+            continue
+        for column in rows[0]:
+            places = {pagecheck.decimals(r[column]) for r in rows if r[column] != "–"}
+            places.discard(None)
+            if any("e-" in r[column] for r in rows):
+                continue
+            assert len(places) <= 1, f"{table_id}.{column} mixes precisions: {places}"
+
+
+def test_notebook_cells_are_labelled(run):
+    cells = dict(re.findall(r'<section id="([^"]+)"><h2>[^<]*</h2><p class="cell">Notebook: '
+                            r"([^<]*)</p>", run.html))
+    assert cells["nn-images"] == "cells [9]-[10]"
+    assert cells["nn-permutation"] == "cells [20]-[28]"
+    assert cells["mf-grid"] == "cells [14]-[17]"
+    assert "(cell [15])" in run.html and "(cell [19])" in run.html
+
+
+def _accuracy(page, condition, model):
+    row = next(r for r in page.tables["nn-permutation"]
+               if r["condition"] == condition and r["model"] == model)
+    return pagecheck.number(row["test accuracy (%)"])
+
+
+def test_quick_builtin_shows_what_each_section_is_for(builtin_run):
+    page = builtin_run.page
+    assert _accuracy(page, "none", "CNN") >= _accuracy(page, "none", "MLP") + 10
+    assert _accuracy(page, "fixed", "CNN") <= _accuracy(page, "fixed", "MLP")
+    assert not page.adaptations
+    k_rows = [r for r in page.tables["mf-k"] if r["method"] == "masked ALS"]
+    assert min(k_rows, key=lambda r: float(r["test MSE"]))["K"] == "8"
+    assert "0.89847673" in page.tables["mixture-responsibilities"][1].values()
+
+
+def test_ratings_and_tiny_images_are_adapted_and_say_so(small_run):
+    page = small_run.page
+    text = " ".join(page.adaptations)
+    assert "rating triples" in text and "p = 0.8" in text
+    assert "8x8 images were upscaled" in text
+    classes = {r["class"] for r in page.tables["nn-per-class"]}
+    assert classes == {"bars", "blob", "columns", "diagonal"}
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_real_data_uses_ratings_settings_and_cifar_as_designed(real_run):
+    text = " ".join(real_run.page.adaptations)
+    assert "rating triples" in text and "upscaled" not in text
+    overall = real_run.page.tables["nn-overall"]
+    assert [r["parameters"] for r in overall] == ["62,006", "402,250"]
+
+
+def test_page_rebuilds_elsewhere_from_saved_results_alone(small_run, tmp_path):
+    source = tmp_path / "source"
+    shutil.copytree(small_run.out, source)
+    shutil.rmtree(source / "figures")
+    before = sorted(p.relative_to(source) for p in source.rglob("*"))
+    other = tmp_path / "other"
+    result = runner.invoke(app, ["report", "--from", str(source), "--out", str(other)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.relative_to(source) for p in source.rglob("*")) == before
+    rebuilt = (other / "report.html").read_text()
+    strip = re.compile(r'<section id="run">.*?</section>|<footer>.*?</footer>', re.S)
+    assert strip.sub("", rebuilt) == strip.sub("", small_run.html)
+    assert "page rebuilt from" in rebuilt
+    assert len(list((other / "figures").glob("*.svg"))) == len(small_run.page.figures)
+
+
+def test_rebuild_needs_a_saved_run(tmp_path):
     result = runner.invoke(app, ["report", "--from", str(tmp_path)])
     assert result.exit_code == 1
-    assert "no saved results" in result.output
+    assert "no saved report run" in result.output
+    with pytest.raises(FileNotFoundError, match="no saved report run"):
+        build_page(tmp_path)
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed")
-def test_page_renders_in_a_real_browser(report_dir):
+def test_page_renders_in_a_real_browser(builtin_run):
     flags = [
         "--headless",
         "--no-sandbox",
@@ -71,7 +162,7 @@ def test_page_renders_in_a_real_browser(report_dir):
                 *flags,
                 f"--user-data-dir={profile}",
                 "--dump-dom",
-                (report_dir / "report.html").resolve().as_uri(),
+                (builtin_run.out / "report.html").resolve().as_uri(),
             ],
             capture_output=True,
             text=True,
@@ -82,7 +173,7 @@ def test_page_renders_in_a_real_browser(report_dir):
     )
     assert status, f"the page did not finish loading:\n{done.stderr[-2000:]}"
     loaded, total, errors = map(int, status.groups())
-    assert total >= 3 and loaded == total
+    assert total >= 15 and loaded == total
     assert errors == 0
     console_errors = [
         line

@@ -1,0 +1,84 @@
+"""``acml report`` checks every input and option before it runs anything."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from acmlkit.cli import app
+from acmlkit.report import build
+from acmlkit.report.build import ReportConfig, build_page
+
+runner = CliRunner()
+
+
+def _report(*args):
+    return runner.invoke(app, ["report", "--quick", *args])
+
+
+def _one_line_error(result, code):
+    assert result.exit_code == code, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error"), result.output
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "args, code, words",
+    [
+        (["--matrix", "{tmp}/missing.csv"], 1, "missing.csv"),
+        (["--images", "{tmp}/no-such-folder"], 1, "no-such-folder"),
+        (["--images", "{tmp}/empty"], 1, "empty"),
+        (["--matrix", "{tmp}/broken.csv"], 1, "broken.csv"),
+        (["--seed", "-1"], 2, "seed"),
+        (["--seed", "one"], 2, "seed"),
+        (["--out", "{tmp}/a-file"], 1, "a-file"),
+    ],
+)
+def test_a_bad_input_stops_the_run_before_anything_runs(tmp_path, monkeypatch, args, code,
+                                                          words):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "broken.csv").write_text("userId,movieId,rating\n1,2,five\n")
+    (tmp_path / "a-file").write_text("not a folder")
+    ran = []
+    for part in ("mixture", "mf"):
+        monkeypatch.setattr(build._module(part), "run", lambda *a, part=part: ran.append(part))
+    monkeypatch.setattr(build, "_start_nets", lambda *a: ran.append("nn"))
+    out = tmp_path / "out"
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    if "--out" not in args:
+        args += ["--out", str(out)]
+    line = _one_line_error(_report(*args), code)
+    assert words in line
+    assert not ran and not out.exists()
+
+
+def test_from_takes_no_run_options(tmp_path):
+    line = _one_line_error(runner.invoke(app, ["report", "--from", str(tmp_path), "--seed",
+                                               "3"]), 2)
+    assert "--seed" in line
+    line = _one_line_error(runner.invoke(app, ["report", "--from", str(tmp_path / "nope")]), 2)
+    assert "not a folder" in line
+
+
+def test_a_part_that_fails_leaves_its_error_on_a_written_page(tmp_path, monkeypatch):
+    """The other parts are built; the failed one says why; the run ends with one error."""
+    from acmlkit.report.sections import mf
+
+    def fails(*args):
+        raise ValueError("the matrix section broke")
+
+    monkeypatch.setattr(mf, "run", fails)
+    inputs = build.Inputs(None, None, {})
+    wall, cpu, error = build._run_part("mf", tmp_path, ReportConfig(quick=True), inputs)
+    assert error == "ValueError: the matrix section broke"
+    assert "Traceback" in (tmp_path / "mf" / "error.txt").read_text()
+    (tmp_path / "mixture").mkdir()
+    build._run_part("mixture", tmp_path, ReportConfig(quick=True), inputs)
+    run = {"config": {"seed": 0, "images": "synthetic", "matrix": "synthetic", "quick": True},
+           "provenance": {}, "durations": {}, "errors": {"mf": error, "nn": "not run"}}
+    (tmp_path / build.RUN_FILE).write_text(json.dumps(run))
+    html = build_page(tmp_path).read_text()
+    assert 'id="mixture-em"' in html and 'id="mf-error"' in html
+    assert "the matrix section broke" in html and 'id="nn-error"' in html
