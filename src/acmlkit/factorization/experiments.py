@@ -528,22 +528,26 @@ def run_grid_study(config: GridConfig | None = None, ratings: Ratings | None = N
                       {"n_factors": list(k_values), "lam": list(lambdas)}, config.seeds,
                       None if store is None else store / "trials", execution)
     picks = {}
-    for seed in config.seeds:
-        here = [r for r in rows if r["seed"] == seed]
-        best = min(here, key=lambda r: r["val_rmse"])
-        naive = min(here, key=lambda r: r["train_rmse"])
-        picks[seed] = (best, naive)
-    # The refits differ per seed, so each seed's chosen point is one small grid.
-    selections = []
-    for seed, (best, naive) in picks.items():
-        refit = _grid_rows({**fixed, "lam": best["lam"]}, {"n_factors": [best["n_factors"]]},
-                           (seed,), None if store is None else store / "refit", execution)[0]
-        selections.append({
-            "seed": seed, "k": best["n_factors"], "lambda": best["lam"],
-            "val_rmse": best["val_rmse"], "test_rmse": refit["test_rmse"],
-            "notebook_pick_k": naive["n_factors"], "notebook_pick_lambda": naive["lam"],
-            "notebook_pick_test_rmse": naive["test_rmse"],
-        })
+    for row in rows:
+        best, naive = picks.get(row["seed"], (row, row))
+        picks[row["seed"]] = (min(best, row, key=lambda r: r["val_rmse"]),
+                              min(naive, row, key=lambda r: r["train_rmse"]))
+    # Refit each choice on the whole training side: one grid per chosen (K, lambda),
+    # over the seeds that chose it.
+    choices: dict[tuple, list[int]] = {}
+    for seed, (best, _) in picks.items():
+        choices.setdefault((best["n_factors"], best["lam"]), []).append(seed)
+    refits = {}
+    for (K, lam), seeds in choices.items():
+        for row in _grid_rows({**fixed, "lam": lam}, {"n_factors": [K]}, seeds,
+                              None if store is None else store / "trials", execution):
+            refits[row["seed"]] = row
+    selections = [{
+        "seed": seed, "k": best["n_factors"], "lambda": best["lam"],
+        "val_rmse": best["val_rmse"], "test_rmse": refits[seed]["test_rmse"],
+        "notebook_pick_k": naive["n_factors"], "notebook_pick_lambda": naive["lam"],
+        "notebook_pick_test_rmse": naive["test_rmse"],
+    } for seed, (best, naive) in picks.items()]
     summary = summarise(rows, by=["n_factors", "lam"],
                         metrics=["val_rmse", "test_rmse", "train_rmse"])
     mean = {(r["n_factors"], r["lam"]): r for r in summary}
