@@ -249,8 +249,10 @@ def _resolve(config, ratings: Ratings) -> tuple[dict, str]:
 
 def _provenance(config, ratings: Ratings, reason: str, execution: Execution | None = None,
                 **extra) -> dict:
+    # Fits run with BLAS pinned to one thread (single_threaded_blas); the pools listed
+    # under "threads" are the process's outside those blocks.
     return provenance(data=data_fingerprint(config.data, ratings), settings_reason=reason,
-                      data_layout=ratings.layout,
+                      data_layout=ratings.layout, fit_blas_threads=1,
                       execution=dataclasses.asdict(execution) if execution else None, **extra)
 
 

@@ -50,7 +50,8 @@ def to_ratings(X, *, duplicates: str = "reject") -> Ratings:
         and ``rating`` (or has exactly those three columns in that order); a
         tuple holds three 1-D arrays of one length in the user's own ids; a path
         is read like ``acml mf fit`` reads it; sparse matrices store the observed
-        entries (stored zeros included).
+        entries (stored zeros included) and count as ratings (``layout="triples"``),
+        a dense array as the notebook's layout.
     """
     if isinstance(X, Ratings):
         return X
@@ -76,9 +77,10 @@ def to_ratings(X, *, duplicates: str = "reject") -> Ratings:
                                     values, duplicates=duplicates, source="(users, items, "
                                     "ratings) arrays")
     if sp.issparse(X):
+        # A sparse matrix is a ratings matrix (users x items), not the notebook's dense one.
         coo = sp.coo_matrix(X)
         coo.sum_duplicates()
-        return make_ratings(coo.row, coo.col, coo.data, coo.shape)
+        return make_ratings(coo.row, coo.col, coo.data, coo.shape, layout="triples")
     return ratings_from_dense(X)
 
 
