@@ -27,8 +27,8 @@ def _show(ax, img: np.ndarray) -> None:
               vmin=0, vmax=255)
 
 
-def _image_grid(images, titles, colours, columns: int) -> tuple[Figure, np.ndarray]:
-    images = np.asarray(images, dtype=np.uint8)
+def _image_grid(block, titles, colours, columns: int) -> tuple[Figure, np.ndarray]:
+    images = block.array() if block is not None else np.zeros((0,), np.uint8)
     if images.size == 0:
         raise ValueError("the result holds no images to draw")
     columns = min(columns, len(images))
