@@ -140,6 +140,8 @@ def test_a_missing_device_is_one_line():
         (["study", "permutation", "--seeds", "a,b"], "expected comma-separated values"),
         (["study", "permutation", "--archs", "cnn,rnn"], "arch must be one of"),
         (["figures", "/no/such/folder"], "no results file at /no/such/folder"),
+        (["evaluate", "model.pt", "--permutation", "fixed-recovered"],
+         "fixed-recovered cannot be re-derived from a model file"),
     ],
 )
 def test_bad_input_is_one_line(args, message):

@@ -248,3 +248,15 @@ def test_fixed_recovered_trains_on_the_recovered_layout(monkeypatch):
     assert recovered.neighbour_share == 1.0 and plain.neighbour_share is None
     assert recovered.evaluation == plain.evaluation
     assert recovered.history[0]["train_loss"] == plain.history[0]["train_loss"]
+
+
+def test_images_without_a_layout_train_permuted_and_say_why():
+    from acmlkit.nets.data import ImageDataset
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, size=(90, 1, 8, 8), dtype=np.uint8)  # noise: no spatial structure
+    y = np.arange(90) % 3
+    data = ImageDataset(x[:60], y[:60], x[60:], y[60:], ("a", "b", "c"))
+    result = run(TrainConfig(arch="cnn", permutation="fixed-recovered", epochs=1), dataset=data)
+    assert result.recovery_note.startswith("no layout was recovered (")
+    assert 0 <= result.neighbour_share < 0.5

@@ -155,8 +155,12 @@ def train(
         )
 
     result = run(config, out, resume=resume, callback=show)
-    if result.adaptation:
-        typer.echo(f"note: {result.adaptation}")
+    for note in (result.adaptation, result.recovery_note):
+        if note:
+            typer.echo(f"note: {note}")
+    if result.neighbour_share is not None:
+        typer.echo(f"recovered layout: {100 * result.neighbour_share:.1f}% of pixel "
+                   "neighbourhoods")
     typer.echo(f"recipe {result.recipe_name}, device {result.device}")
     _print_evaluation(result.evaluation)
     if out is not None:
@@ -231,8 +235,9 @@ def study_permutation(
     )
     execution = Execution(jobs=jobs, scheduler=scheduler, cluster=cluster)
     result = run_permutation_study(config, out, execution=execution)
-    if result.adaptation:
-        typer.echo(f"note: {result.adaptation}")
+    for note in (result.adaptation, result.recovery_note):
+        if note:
+            typer.echo(f"note: {note}")
     typer.echo(f"{'condition':>15} {'arch':>11} {'accuracy':>9} {'std':>6} {'params':>8}")
     for row in result.summary():
         std = "" if row["std_accuracy"] is None else f"{100 * row['std_accuracy']:5.1f}"

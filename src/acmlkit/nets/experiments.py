@@ -79,7 +79,8 @@ def adapt_for(arch: str, images: np.ndarray) -> tuple[np.ndarray, str | None]:
     The CNN's two 5 x 5 convolutions need at least 16 x 16 pixels; smaller images
     are upscaled by nearest neighbour (each pixel becomes a block, so no values
     are invented) to the designed 32 x 32 in each too-small dimension. The MLPs
-    take any size and get the images as they are.
+    take any size and get the images as they are. Permutations act on the grid
+    the network sees.
     """
     _, _, h, w = images.shape
     if arch != "cnn" or cnn_input_size(h, w) == (h, w):
@@ -212,6 +213,8 @@ class TrainResult(Result):
     train_seconds : float
     neighbour_share : float or None
         ``fixed-recovered`` only: share of pixel neighbourhoods the recovered layout keeps.
+    recovery_note : str or None
+        ``fixed-recovered`` only: why no layout was recovered, if none was.
     train_images, train_labels :
         Training images as stored (unpermuted), drawn across classes, an
         :class:`ImageBlock` of shape ``(<= N_SAMPLES, C, H, W)``, and their labels
@@ -231,6 +234,7 @@ class TrainResult(Result):
     train_seconds: float
     adaptation: str | None = None
     neighbour_share: float | None = None
+    recovery_note: str | None = None
     train_images: ImageBlock | None = None
     train_labels: list[int] = field(default_factory=list)
     sample_images: ImageBlock | None = None
@@ -296,6 +300,7 @@ def _train_model(config, out, dataset, resume, callback):
         config=config, recipe_name=recipe_name, recipe=recipe, net=net, device=device,
         history=trainer.history_, evaluation=evaluation, train_seconds=trainer.train_seconds_,
         adaptation=adaptation, neighbour_share=prepared.neighbour_share,
+        recovery_note=prepared.note,
         train_images=ImageBlock.from_array(data.x_train[seen]),
         train_labels=data.y_train[seen].tolist(),
         sample_images=ImageBlock.from_array(prepared.x_test[shown]),
@@ -345,6 +350,11 @@ def evaluate_saved_model(
     """
     from acmlkit.nets.checkpoint import load_model
 
+    if permutation == "fixed-recovered":
+        raise ValueError(
+            "--permutation fixed-recovered cannot be re-derived from a model file (the layout "
+            "is recovered from the run's training subset); its score is in the run's result.json"
+        )
     trained = load_model(path, device=device)
     data_set = prepare_dataset(data, 1, n_test, dataset)
     cfg = trained.config
@@ -411,6 +421,7 @@ def permutation_trial(
         "recipe_name": result.recipe_name,
         "adaptation": result.adaptation,
         "neighbour_share": result.neighbour_share,
+        "recovery_note": result.recovery_note,
     }
     if condition == "none":
         x_test, _ = adapt_for(arch, dataset.x_test)
@@ -484,13 +495,15 @@ class StudyRun:
 class PermutationStudyResult(Result):
     """All runs of a study; :meth:`summary` aggregates them over seeds.
 
-    ``adaptation`` says how images were changed to fit the CNN, if they were.
+    ``adaptation`` says how images were changed to fit the CNN, if they were;
+    ``recovery_note`` why ``fixed-recovered`` found no layout, if it did not.
     """
 
     config: PermutationStudyConfig
     classes: list[str]
     runs: list[StudyRun]
     adaptation: str | None = None
+    recovery_note: str | None = None
 
     def summary(self) -> list[dict]:
         """One row per (condition, arch): ``mean_``/``std_`` of ``accuracy`` and
@@ -571,8 +584,10 @@ def run_permutation_study(
                     recipe_name=row["recipe_name"], neighbour_share=row.get("neighbour_share"),
                 ))
     adaptation = next((r["adaptation"] for r in rows if r.get("adaptation")), None)
+    recovery_note = next((r["recovery_note"] for r in rows if r.get("recovery_note")), None)
     result = PermutationStudyResult(
         config=config, classes=list(dataset.classes), runs=runs, adaptation=adaptation,
+        recovery_note=recovery_note,
         provenance=provenance(
             data={config.data: data_fingerprint(config.data, dataset)},
             recipes={a: resolve_recipe_name(config.recipe, len(dataset.y_train))

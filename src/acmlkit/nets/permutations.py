@@ -104,6 +104,7 @@ class PermutedData:
     test_flip: np.ndarray | None
     recovered: np.ndarray | None = None  # fixed-recovered: the order found, (H * W,)
     neighbour_share: float | None = None  # fixed-recovered: see layout.neighbour_share
+    note: str | None = None  # fixed-recovered: why no layout was recovered, if none was
 
 
 def apply_condition(
@@ -145,14 +146,21 @@ def _recovered(x_train: np.ndarray, x_test: np.ndarray, rng: np.random.Generator
     perm = draw_permutation(h * w, rng)
     permuted = permute_pixels(x_train, perm)
     used = np.sort(rng.choice(n, size=min(n, RECOVERY_IMAGES), replace=False))
-    order = np.asarray(recover_layout(permuted[used].reshape(len(used), c, h * w), h, w))
+    note = None
+    try:
+        order = np.asarray(recover_layout(permuted[used].reshape(len(used), c, h * w), h, w))
+    except ValueError as exc:
+        # Images without spatial structure (noise) hold no layout to recover: the
+        # condition then trains on the permuted images as they are, and says so.
+        order = np.arange(h * w)
+        note = f"no layout was recovered ({exc}); the network saw the permuted images as they are"
     if order.shape != (h * w,) or not np.array_equal(np.sort(order), np.arange(h * w)):
         raise RuntimeError(f"recover_layout returned no permutation of {h * w} positions")
     share = float(neighbour_share(perm, order, h, w))
     plain = flip_map(h, w)
     return PermutedData(
         permute_pixels(permuted, order), permute_pixels(permute_pixels(x_test, perm), order),
-        perm, plain, plain, recovered=order, neighbour_share=share,
+        perm, plain, plain, recovered=order, neighbour_share=share, note=note,
     )
 
 
