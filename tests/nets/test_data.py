@@ -252,3 +252,9 @@ def test_shape_colour_says_nothing_about_the_class():
     per_class = np.array([mean_colour[ds.y_train == k].mean(axis=0) for k in range(10)])
     # Mean colour differs between classes only through the shapes' areas, by a few levels.
     assert np.ptp(per_class, axis=0).max() < 25
+
+
+def test_synthetic_sizes_that_cannot_fit_are_refused_with_the_estimate():
+    with pytest.raises(MemoryError, match=r"generating 1,000,000,000 \+ 10 synthetic 32x32 "
+                                          r"images needs about [\d.]+ GiB, and [\d.]+ GiB"):
+        make_shapes(10**9, 10)
