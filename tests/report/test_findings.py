@@ -91,3 +91,14 @@ def _page(*blocks):
 def test_settings_print_exactly():
     table = Table("s", [Column("lam", exact=True)], [{"lam": v} for v in (0.01, 0.25, 1.0)])
     assert [table.text(r, "lam") for r in table.rows] == ["0.01", "0.25", "1.00"]
+
+
+def test_columns_of_one_row_compare_as_shown():
+    table = Table("c", [Column("name"), Column("cnn", decimals=2), Column("mlp", decimals=2)],
+                  [{"name": "cat", "cnn": 0.71, "mlp": 0.74}, {"name": "dog", "cnn": 0.501,
+                                                                  "mlp": 0.504}])
+    assert fd.order_columns(table, "cnn", "mlp", name="cat")[0] == "lt"
+    assert fd.order_columns(table, "cnn", "mlp", name="dog")[0] == "eq"
+    page = pagecheck.parse(_page(table, Finding("cat and dog", [
+        fd.order_columns(table, "cnn", "mlp", name=n)[1] for n in ("cat", "dog")])))
+    assert pagecheck.check_findings(page) == 2

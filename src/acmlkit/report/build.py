@@ -156,6 +156,14 @@ def _finish_nets(process, log, out: Path):
     return 0.0, 0.0, f"the networks process exited with code {code} (see {out / NETS_LOG})"
 
 
+def _record_generated_images(out: Path, config: ReportConfig, inputs: Inputs) -> None:
+    """The generated images' fingerprint, as the networks' run recorded it."""
+    key = f"images {config.images}"
+    if config.images == "synthetic":
+        recorded = load_json(out / "nn" / "cnn" / "result.json")["provenance"]["data"]
+        inputs.sources[key] = "generated; " + ", ".join(recorded.values())
+
+
 def run_report(out_dir: str | Path, config: ReportConfig = ReportConfig(), echo=print) -> Path:
     """Run every part into ``out_dir/<part>/`` and write the page; returns its path.
 
@@ -197,6 +205,8 @@ def run_report(out_dir: str | Path, config: ReportConfig = ReportConfig(), echo=
         durations["nn"], cpu["nn"], error = _finish_nets(process, log, out)
     if error:
         errors["nn"] = error
+    else:
+        _record_generated_images(out, config, inputs)
     built["nn"] = _build_part("nn", out, drawer, errors.get("nn"), config)
     echo(f"[report] nn: {durations['nn']:.1f} s run (alongside), {built['nn'][2]:.1f} s figures")
     durations["wall"] = time.perf_counter() - started

@@ -44,6 +44,13 @@ def order(table: Table, column: str, a: dict, b: dict) -> tuple[str, dict]:
     return op, {"op": op, "a": ref(table, column, **a), "b": ref(table, column, **b)}
 
 
+def order_columns(table: Table, a: str, b: str, **match) -> tuple[str, dict]:
+    """``"lt"``, ``"gt"`` or ``"eq"`` between two columns of one row as shown, and its claim."""
+    va, vb = table.value(a, **match), table.value(b, **match)
+    op = "lt" if va < vb else "gt" if va > vb else "eq"
+    return op, {"op": op, "a": ref(table, a, **match), "b": ref(table, b, **match)}
+
+
 def extreme(table: Table, column: str, over: str, kind: str = "min", **where):
     """The ``over`` value of the row with the smallest (``kind="min"``) or largest ``column``.
 
