@@ -326,9 +326,10 @@ class StudyResult(Result):
 
     ``settings`` are the settings that ran (None filled in) and ``settings_reason``
     why. ``findings`` per method: ``best_value`` (lowest mean test MSE),
-    ``test_trend`` and ``train_trend`` (``"rises"``/``"falls"``/``"mixed"`` as the
-    value grows), ``mean_test_mse`` by value; and ``masked_beats_notebook`` (the
-    values where masked ALS has the lower mean test MSE).
+    ``test_trend`` and ``train_trend`` (``"rises"``/``"falls"``/``"mixed"``/``"flat"``
+    as the value grows), ``test_trend_before_best`` and ``test_trend_after_best``
+    (the same up to and from the best value), ``mean_test_mse`` by value; and
+    ``masked_beats_notebook`` (the values where masked ALS has the lower mean test MSE).
     """
 
     config: StudyConfig
@@ -425,10 +426,15 @@ def _study_findings(summary: list[dict], methods) -> dict:
     for method in methods:
         rows = sorted((r for r in summary if r["method"] == method), key=lambda r: r["value"])
         test = [r["mean_test_mse"] for r in rows]
+        best = int(np.argmin(test))
         findings[method] = {
-            "best_value": rows[int(np.argmin(test))]["value"],
+            "best_value": rows[best]["value"],
             "best_mean_test_mse": float(min(test)),
             "test_trend": _trend(test),
+            # "mixed" in detail: falls up to the best value, rises after it (overfitting
+            # beyond it when the value is K, over-smoothing when it is lambda).
+            "test_trend_before_best": _trend(test[:best + 1]),
+            "test_trend_after_best": _trend(test[best:]),
             "train_trend": _trend([r["mean_train_mse"] for r in rows]),
             "mean_test_mse": {str(r["value"]): r["mean_test_mse"] for r in rows},
         }

@@ -29,6 +29,11 @@ def _fixed_settings(result: StudyResult) -> str:
     return ", ".join(fixed.values())
 
 
+def _over_seeds(result) -> str:
+    n = len(result.config.seeds)
+    return f"mean over {n} seeds" if n > 1 else f"seed {result.config.seeds[0]}"
+
+
 def _std(values) -> list[float]:
     """Error bars from summary stds; one seed has none (drawn as 0)."""
     return [0.0 if v is None else v for v in values]
@@ -88,8 +93,9 @@ def plot_study(result: StudyResult) -> Figure:
     ax.set_yscale("log")
     ax.set_xlabel(_LABELS[parameter])
     ax.set_ylabel("mean squared error")
-    ax.set_title(f"MSE against {_SYMBOLS[parameter]} ({_fixed_settings(result)}; "
-                 f"mean ± std over {len(result.config.seeds)} seeds)")
+    spread = (f"mean ± std over {len(result.config.seeds)} seeds"
+              if len(result.config.seeds) > 1 else _over_seeds(result))
+    ax.set_title(f"MSE against {_SYMBOLS[parameter]} ({_fixed_settings(result)}; {spread})")
     ax.legend(fontsize="small")
     return fig
 
@@ -137,8 +143,8 @@ def plot_grid_heatmap(result: GridResult) -> Figure:
     edges_l = _log_edges(lambdas)
     ax.add_patch(_outline(edges_l[j], k_edges[i], edges_l[j + 1] - edges_l[j],
                           k_edges[i + 1] - k_edges[i]))
-    ax.set_title(f"Test RMSE over K x λ (p = {result.config.p}, mean over "
-                 f"{len(result.config.seeds)} seeds)\noutlined: chosen by validation error, "
+    ax.set_title(f"Test RMSE over K x λ (p = {result.settings['p']}, {_over_seeds(result)})"
+                 "\noutlined: chosen by validation error, "
                  f"K = {result.best_k}, λ = {result.best_lambda:g}")
     return fig
 
@@ -159,6 +165,7 @@ def _grid_panel(result: GridResult, over: str, at: float | None):
                                  ("validation", result.val_rmse, "tab:orange"),
                                  ("test", result.test_rmse, "tab:green")):
         ax.plot(x, pick(matrix), "-o", color=colour, label=f"{name} RMSE")
+    ax.set_ylabel("root mean squared error")
     if over == "lambda":
         ax.set_xscale("log")
         ax.set_xlabel("λ (u_lambda = v_lambda), log scale")
@@ -166,9 +173,8 @@ def _grid_panel(result: GridResult, over: str, at: float | None):
     else:
         ax.set_xlabel("K (rank)")
         title = f"Loss against K at λ = {at:g}"
-    ax.set_ylabel("root mean squared error")
-    ax.set_title(f"{title} (p = {result.settings['p']}, mean over "
-                 f"{len(result.config.seeds)} seeds)")
+        ax.set_xticks(x, [str(k) for k in x])
+    ax.set_title(f"{title} (p = {result.settings['p']}, {_over_seeds(result)})")
     ax.legend()
     return fig
 
