@@ -836,3 +836,51 @@ def test_the_battery_is_large_enough():
     n = len(CASES) + len(STORE_DAMAGE) * 3 + 5 + 1
     assert n >= 300, n
     assert len({c.id for c in CASES}) == len(CASES), "case ids must be unique"
+
+
+# ------------------------------------------- a trained network, then damaged files
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("nn") / "run"
+    result = runner.invoke(app, ["nn", "train", "--arch", "mlp", *NN_FAST, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def flip_bytes(data: bytes, where: float, n: int = 64) -> bytes:
+    start = int(len(data) * where)
+    return data[:start] + bytes(b ^ 0x5A for b in data[start:start + n]) + data[start + n:]
+
+
+MODEL_DAMAGE = {
+    "flipped-early": lambda d: flip_bytes(d, 0.1),
+    "flipped-middle": lambda d: flip_bytes(d, 0.5),
+    "flipped-late": lambda d: flip_bytes(d, 0.9, 16),
+    "truncated-half": lambda d: d[: len(d) // 2],
+    "truncated-tail": lambda d: d[:-10],
+    "zeroed-middle": lambda d: d[: len(d) // 2] + bytes(256) + d[len(d) // 2 + 256:],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", sorted(MODEL_DAMAGE))
+def test_a_damaged_model_file_is_refused(trained, tmp_path, how):
+    model = tmp_path / "model.pt"
+    model.write_bytes(MODEL_DAMAGE[how]((trained / "model.pt").read_bytes()))
+    args = ["nn", "evaluate", str(model), "--n-test", "8"]
+    result = runner.invoke(app, args)
+    assert_outcome(Case(how, args, "data", "model.pt"), result, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", sorted(MODEL_DAMAGE))
+def test_a_damaged_checkpoint_is_refused_on_resume(trained, tmp_path, how):
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    checkpoints = sorted((run / "checkpoints").glob("*.pt"))
+    assert checkpoints, "training wrote no checkpoint"
+    for path in checkpoints:
+        path.write_bytes(MODEL_DAMAGE[how](path.read_bytes()))
+    args = ["nn", "train", "--arch", "mlp", *NN_FAST, "--epochs", "2", "--resume", "-o", str(run)]
+    result = runner.invoke(app, args)
+    assert_outcome(Case(how, args, "data", "checkpoint"), result, run)
