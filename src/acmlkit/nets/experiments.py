@@ -53,9 +53,18 @@ def prepare_dataset(
     """
     if dataset is None and data == "synthetic":
         # Generate just the images asked for rather than subsampling the default set.
-        return make_shapes(n_train or 10_000, n_test or 2_000, seed=data_context())
+        return _synthetic(n_train or 10_000, n_test or 2_000)
     dataset = dataset if dataset is not None else load_dataset(data)
     return dataset.subsample(n_train, n_test, data_context())
+
+
+@functools.lru_cache(maxsize=2)
+def _synthetic(n_train: int, n_test: int) -> ImageDataset:
+    """The shapes, generated once per process (a study's runs and trials share them)."""
+    data = make_shapes(n_train, n_test, seed=data_context())
+    for array in (data.x_train, data.y_train, data.x_test, data.y_test):
+        array.flags.writeable = False  # shared: nobody may change them in place
+    return data
 
 
 @functools.lru_cache(maxsize=2)
