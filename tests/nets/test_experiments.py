@@ -25,6 +25,7 @@ from acmlkit.nets.figures import (
     plot_history,
     plot_per_class_accuracy,
     plot_permutation_summary,
+    plot_recovered_layout,
     plot_sample_grid,
     plot_training_images,
 )
@@ -246,6 +247,7 @@ def test_fixed_recovered_trains_on_the_recovered_layout(monkeypatch):
     plain = run(config)
     recovered = run(replace(config, permutation="fixed-recovered"))
     assert recovered.neighbour_share == 1.0 and plain.neighbour_share is None
+    assert recovered.layout["height"] == 32 and len(recovered.layout["order"]) == 1024
     assert recovered.evaluation == plain.evaluation
     assert recovered.history[0]["train_loss"] == plain.history[0]["train_loss"]
 
@@ -260,3 +262,7 @@ def test_images_without_a_layout_train_permuted_and_say_why():
     result = run(TrainConfig(arch="cnn", permutation="fixed-recovered", epochs=1), dataset=data)
     assert result.recovery_note.startswith("no layout was recovered (")
     assert 0 <= result.neighbour_share < 0.5
+    fig = plot_recovered_layout(result)
+    assert len(fig.axes) >= 2
+    with pytest.raises(ValueError, match="holds no fixed-recovered run of cnn"):
+        plot_recovered_layout(run(TrainConfig(arch="mlp", epochs=1), dataset=data))

@@ -97,6 +97,8 @@ def _train_figures(result, out: Path) -> None:
     save_figure(figures.plot_sample_grid(result), out / "samples.png")
     save_figure(figures.plot_training_images(result), out / "training_images.png")
     save_figure(figures.plot_confusion(result), out / "confusion.png")
+    if result.layout is not None:
+        save_figure(figures.plot_recovered_layout(result), out / "recovered_layout.png")
 
 
 def _study_figures(result, out: Path) -> None:
@@ -105,6 +107,10 @@ def _study_figures(result, out: Path) -> None:
 
     save_figure(figures.plot_per_class_accuracy(result), out / "per_class_accuracy.png")
     save_figure(figures.plot_permutation_summary(result), out / "summary.png")
+    recovered = next((r.arch for r in result.runs if r.layout), None)
+    if recovered is not None:
+        save_figure(figures.plot_recovered_layout(result, recovered),
+                    out / "recovered_layout.png")
 
 
 def _split(text: str, option: str, convert=str) -> tuple:

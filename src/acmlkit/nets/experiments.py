@@ -224,6 +224,9 @@ class TrainResult(Result):
         ``fixed-recovered`` only: share of pixel neighbourhoods the recovered layout keeps.
     recovery_note : str or None
         ``fixed-recovered`` only: why no layout was recovered, if none was.
+    layout : dict or None
+        ``fixed-recovered`` only: ``height``, ``width``, the hidden ``permutation``
+        and the recovered ``order`` (lists of ``height * width`` ints), for the figure.
     train_images, train_labels :
         Training images as stored (unpermuted), drawn across classes, an
         :class:`ImageBlock` of shape ``(<= N_SAMPLES, C, H, W)``, and their labels
@@ -244,6 +247,7 @@ class TrainResult(Result):
     adaptation: str | None = None
     neighbour_share: float | None = None
     recovery_note: str | None = None
+    layout: dict | None = None
     train_images: ImageBlock | None = None
     train_labels: list[int] = field(default_factory=list)
     sample_images: ImageBlock | None = None
@@ -309,7 +313,7 @@ def _train_model(config, out, dataset, resume, callback):
         config=config, recipe_name=recipe_name, recipe=recipe, net=net, device=device,
         history=trainer.history_, evaluation=evaluation, train_seconds=trainer.train_seconds_,
         adaptation=adaptation, neighbour_share=prepared.neighbour_share,
-        recovery_note=prepared.note,
+        recovery_note=prepared.note, layout=_layout(prepared, net),
         train_images=ImageBlock.from_array(data.x_train[seen]),
         train_labels=data.y_train[seen].tolist(),
         sample_images=ImageBlock.from_array(prepared.x_test[shown]),
@@ -321,6 +325,13 @@ def _train_model(config, out, dataset, resume, callback):
         trainer.save(Path(out) / "model.pt", classes=data.classes)
         result.save(out)
     return result, trained
+
+
+def _layout(prepared, net: NetConfig) -> dict | None:
+    if prepared.recovered is None:
+        return None
+    return {"height": net.height, "width": net.width,
+            "permutation": prepared.permutation.tolist(), "order": prepared.recovered.tolist()}
 
 
 def run(
@@ -431,6 +442,7 @@ def permutation_trial(
         "adaptation": result.adaptation,
         "neighbour_share": result.neighbour_share,
         "recovery_note": result.recovery_note,
+        "layout": result.layout,
     }
     if condition == "none":
         x_test, _ = adapt_for(arch, dataset.x_test)
@@ -497,6 +509,7 @@ class StudyRun:
     n_parameters: int
     recipe_name: str = ""
     neighbour_share: float | None = None
+    layout: dict | None = None  # fixed-recovered: see TrainResult.layout
 
 
 @result_kind("nn.permutation")
@@ -536,7 +549,7 @@ class PermutationStudyResult(Result):
                     if (r["condition"], r["arch"]) == (condition, arch))
 
     def tables(self) -> dict[str, list[dict]]:
-        runs = [{k: v for k, v in asdict(r).items() if k != "per_class_accuracy"}
+        runs = [{k: v for k, v in asdict(r).items() if k not in ("per_class_accuracy", "layout")}
                 for r in self.runs]
         return {"runs.csv": runs, "summary.csv": self.summary()}
 
@@ -591,6 +604,7 @@ def run_permutation_study(
                     per_class_accuracy=row[f"{prefix}per_class_accuracy"],
                     train_seconds=row["train_seconds"], n_parameters=row["n_parameters"],
                     recipe_name=row["recipe_name"], neighbour_share=row.get("neighbour_share"),
+                    layout=row.get("layout"),
                 ))
     adaptation = next((r["adaptation"] for r in rows if r.get("adaptation")), None)
     recovery_note = next((r["recovery_note"] for r in rows if r.get("recovery_note")), None)

@@ -207,3 +207,23 @@ def plot_confusion(result: TrainResult) -> Figure:
     ax.set_ylabel("true", fontsize=9)
     fig.colorbar(im, ax=ax, label="% of the true class")
     return fig
+
+
+def plot_recovered_layout(result: TrainResult | PermutationStudyResult, arch: str = "cnn"
+                          ) -> Figure:
+    """The layout ``fixed-recovered`` found, coloured by each pixel's true position.
+
+    From a run under ``fixed-recovered``, or from a study's first such run of ``arch``
+    (see :func:`acmlkit.nets.layout.plot_layout`).
+    """
+    from acmlkit.nets.layout import plot_layout
+
+    if isinstance(result, PermutationStudyResult):
+        found = next((r.layout for r in result.runs
+                      if r.condition == "fixed-recovered" and r.arch == arch and r.layout), None)
+    else:
+        found = result.layout
+    if found is None:
+        raise ValueError(f"the result holds no fixed-recovered run of {arch}")
+    return plot_layout(np.asarray(found["permutation"]), np.asarray(found["order"]),
+                       found["height"], found["width"])
