@@ -1,15 +1,20 @@
 """Exact EM for Gaussian mixtures with entries missing at random.
 
-Rows are grouped by their missingness pattern; each group is handled with
-batched linear algebra over the K components: the marginal density of the
-observed coordinates, and for the M-step the conditional mean of the missing
-coordinates and their conditional covariance (Ghahramani & Jordan, 1994):
+For a row with observed coordinates o and missing m, and a component with
+mean mu and precision P = Sigma^-1, write r = x - mu with r_m = 0 and u = P r.
+Then (Schur complements of P; Ghahramani & Jordan, 1994 for the EM):
 
-    E[x_m | x_o, k]   = mu_m + S_mo S_oo^-1 (x_o - mu_o)
-    Cov[x_m | x_o, k] = S_mm - S_mo S_oo^-1 S_om
+    r_o^T Sigma_oo^-1 r_o = r^T u - u_m^T P_mm^-1 u_m
+    log det Sigma_oo      = log det Sigma + log det P_mm
+    E[x_m | x_o]          = mu_m - P_mm^-1 u_m
+    Cov[x_m | x_o]        = P_mm^-1
 
-The M-step then uses the expected sufficient statistics sum r x and
-sum r (x x^T + Cov) in place of the complete-data ones, for every covariance type.
+so every row needs one D x D product per component (a matrix product over
+all rows at once) plus small m x m work, and the m x m inverses are computed
+once per distinct missingness pattern. Rows are processed in blocks, grouped
+within a block by their number of missing entries so the small work is
+batched too. The M-step uses the expected statistics sum r x_hat and
+sum r (x_hat x_hat^T + Cov), for every covariance type.
 """
 
 from __future__ import annotations
@@ -18,70 +23,106 @@ import numpy as np
 
 from acmlkit.errors import DataError
 from acmlkit.mixture._kernels import normalise_in_place
-from acmlkit.mixture.densities import LOG_2PI, covariances_from_precision_cholesky
+from acmlkit.mixture.densities import LOG_2PI, log_det_precision_cholesky
+
+# Rows per block: the (rows, K, D) temporaries stay at a few MiB for D=16, K=8.
+_BLOCK_ROWS = 8192
 
 
-def dense_covariances(cov, covariance_type: str, K: int, D: int) -> np.ndarray:
-    """Any covariance layout as a stack (K, D, D)."""
-    cov = np.asarray(cov, dtype=np.float64)
+def dense_precisions(prec_chol, covariance_type: str, K: int, D: int) -> np.ndarray:
+    """Precision matrices (K, D, D) from precision Cholesky factors of any layout."""
+    pc = np.asarray(prec_chol, dtype=np.float64)
     if covariance_type == "full":
-        return cov
+        return pc @ pc.transpose(0, 2, 1)
     if covariance_type == "tied":
-        return np.broadcast_to(cov, (K, D, D))
+        return np.broadcast_to(pc @ pc.T, (K, D, D))
     if covariance_type == "diag":
-        return cov[:, :, None] * np.eye(D)
-    return cov[:, None, None] * np.eye(D)
+        return (pc**2)[:, :, None] * np.eye(D)
+    return (pc**2)[:, None, None] * np.eye(D)
 
 
-def missingness_patterns(mask: np.ndarray):
-    """(missing columns, observed columns, rows) of each distinct row pattern of ``mask`` (n, D)."""
-    patterns, inverse = np.unique(mask, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    order = np.argsort(inverse, kind="stable")
-    bounds = np.cumsum(np.bincount(inverse, minlength=len(patterns)))[:-1]
-    for pattern, rows in zip(patterns, np.split(order, bounds)):
-        yield np.flatnonzero(pattern), np.flatnonzero(~pattern), rows
+class MissingPatterns:
+    """Rows with NaN (n, D), already centred, indexed by missingness pattern."""
 
+    def __init__(self, Xc: np.ndarray):
+        Xc = np.asarray(Xc, dtype=np.float64)
+        mask = np.isnan(Xc)
+        empty = np.flatnonzero(mask.all(axis=1))
+        if empty.size:
+            raise DataError(
+                f"X row {empty[0]} has no observed value; drop rows that are entirely missing"
+            )
+        self.n, self.D = Xc.shape
+        self.X0 = np.where(mask, 0.0, Xc)
+        self.observed = (~mask).astype(np.float64)
+        if self.D <= 62:
+            # One integer per row: np.unique on it is far faster than on rows.
+            codes = mask.astype(np.int64) @ (np.int64(1) << np.arange(self.D, dtype=np.int64))
+            unique_codes, inverse = np.unique(codes, return_inverse=True)
+            patterns = (unique_codes[:, None] >> np.arange(self.D)) & 1 == 1
+        else:
+            patterns, inverse = np.unique(mask, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        counts = patterns.sum(axis=1)
+        self.n_missing = counts[inverse]
+        # Per number of missing entries c: the patterns' missing columns (P_c, c),
+        # and each row's position among them.
+        self.groups: dict[int, np.ndarray] = {}
+        position = np.zeros(len(patterns), dtype=np.intp)
+        for c in np.unique(counts):
+            if c == 0:
+                continue
+            which = np.flatnonzero(counts == c)
+            position[which] = np.arange(which.size)
+            self.groups[int(c)] = np.array([np.flatnonzero(patterns[p]) for p in which])
+        self.position = position[inverse]
 
-def _cholesky(S, obs):
-    try:
-        return np.linalg.cholesky(S)
-    except np.linalg.LinAlgError:
-        raise ValueError(
-            f"a covariance restricted to the observed columns {obs.tolist()} is not positive "
-            "definite; increase reg_covar"
-        ) from None
+    def small_inverses(self, P):
+        """Per number of missing entries c: P_mm^-1 (P_c, K, c, c) and log det P_mm (P_c, K)."""
+        inverses, log_dets = {}, {}
+        for c, idx in self.groups.items():
+            P_mm = P[:, idx[:, :, None], idx[:, None, :]].transpose(1, 0, 2, 3)
+            inverses[c] = np.linalg.inv(P_mm)
+            log_dets[c] = np.linalg.slogdet(P_mm)[1]
+        return inverses, log_dets
 
-
-def _group_log_prob(Xo, weights, means, cov, obs):
-    """Joint log densities (K, n_p) of rows observed on ``obs``, and the Cholesky factors."""
-    L = _cholesky(cov[:, obs][:, :, obs], obs)
-    R = Xo[None, :, :] - means[:, None, obs]
-    Z = np.linalg.solve(L, R.transpose(0, 2, 1))
-    log_det = 2 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
-    quad = np.einsum("kon,kon->kn", Z, Z)
-    log_prob = np.log(weights)[:, None] - 0.5 * (obs.size * LOG_2PI + log_det[:, None] + quad)
-    return log_prob, L, Z
-
-
-def pattern_log_prob(Xc, weights, means, cov) -> np.ndarray:
-    """log pi_k + log N(x_o | mu_o, S_oo) for every row (observed entries only), shape (K, n)."""
-    out = np.empty((len(weights), Xc.shape[0]))
-    for _, obs, rows in missingness_patterns(np.isnan(Xc)):
-        if obs.size == 0:
-            out[:, rows] = np.log(weights)[:, None]
-            continue
-        out[:, rows] = _group_log_prob(Xc[np.ix_(rows, obs)], weights, means, cov, obs)[0]
-    return out
-
-
-def conditional_means(Xo, means, cov, obs, missing, L=None, Z=None) -> np.ndarray:
-    """E[x_missing | x_obs, k] per component, shape (K, n_p, n_missing)."""
-    if L is None:
-        _, L, Z = _group_log_prob(Xo, np.ones(len(means)), means, cov, obs)
-    solved = np.linalg.solve(L.transpose(0, 2, 1), Z)
-    S_mo = cov[:, missing][:, :, obs]
-    return means[:, None, missing] + (S_mo @ solved).transpose(0, 2, 1)
+    def blocks(self, weights, means, prec_chol, covariance_type, inverses, log_dets):
+        """For each block of rows: (rows, joint log densities (B, K), completed rows
+        (B, K, D), per c the block's rows with c missing and their pattern positions)."""
+        K, D = means.shape
+        P = dense_precisions(prec_chol, covariance_type, K, D)
+        log_det_sigma = np.broadcast_to(
+            -2 * log_det_precision_cholesky(prec_chol, covariance_type, D), (K,)
+        )
+        W1 = P.transpose(1, 0, 2).reshape(D, K * D)
+        W2 = (means[:, :, None] * P).transpose(1, 0, 2).reshape(D, K * D)
+        const = np.log(weights) - 0.5 * log_det_sigma
+        for start in range(0, self.n, _BLOCK_ROWS):
+            rows = slice(start, min(start + _BLOCK_ROWS, self.n))
+            X0, obs = self.X0[rows], self.observed[rows]
+            U = (X0 @ W1 - obs @ W2).reshape(-1, K, D)
+            Xhat = np.repeat(X0[:, None, :], K, axis=1)
+            R = Xhat - obs[:, None, :] * means[None]
+            quad = np.einsum("bkd,bkd->bk", R, U)
+            n_obs = D - self.n_missing[rows]
+            log_prob = const - 0.5 * (n_obs[:, None] * LOG_2PI + quad)
+            local = {}
+            counts = self.n_missing[rows]
+            for c, idx_all in self.groups.items():
+                sel = np.flatnonzero(counts == c)
+                if not sel.size:
+                    continue
+                pos = self.position[rows][sel]
+                idx = np.broadcast_to(idx_all[pos][:, None, :], (sel.size, K, c))
+                u_m = np.take_along_axis(U[sel], idx, axis=2)
+                y = np.einsum("nkab,nkb->nka", inverses[c][pos], u_m)
+                log_prob[sel] += 0.5 * (u_m * y).sum(axis=2) - 0.5 * log_dets[c][pos]
+                filled = Xhat[sel]
+                mu_m = np.take_along_axis(np.broadcast_to(means, (sel.size, K, D)), idx, axis=2)
+                np.put_along_axis(filled, idx, mu_m - y, axis=2)
+                Xhat[sel] = filled
+                local[c] = (sel, pos)
+            yield rows, log_prob, Xhat, local
 
 
 class MissingEngine:
@@ -92,62 +133,60 @@ class MissingEngine:
     def __init__(self, X, weight, covariance_type: str, K: int, reg_covar: float):
         X = np.asarray(X, dtype=np.float64)
         mask = np.isnan(X)
-        empty = np.flatnonzero(mask.all(axis=1))
-        if empty.size:
-            raise DataError(
-                f"X row {empty[0]} has no observed value; drop rows that are entirely missing"
-            )
         w = np.ones(X.shape[0]) if weight is None else weight
         observed_weight = (~mask * w[:, None]).sum(axis=0)
         if np.any(observed_weight <= 0):
             col = int(np.argmax(observed_weight <= 0))
             raise DataError(f"X column {col} has no observed value")
         self.center = np.where(mask, 0.0, X * w[:, None]).sum(axis=0) / observed_weight
-        self.Xc = X - self.center
+        self.patterns = MissingPatterns(X - self.center)
         # Centred, so zeros are the column means: the initialisation's imputation.
-        self.filled = np.where(mask, 0.0, self.Xc)
+        self.filled = self.patterns.X0
         self.weight = weight
         self.total_weight = float(w.sum())
         self.covariance_type = covariance_type
         self.K, self.D = K, X.shape[1]
-        self.groups = [
-            (missing, obs, rows, self.Xc[np.ix_(rows, obs)], None if weight is None else w[rows])
-            for missing, obs, rows in missingness_patterns(mask)
-        ]
 
     def e_pass(self, params):
         """Mean log-likelihood of the observed entries and the expected statistics."""
         weights, means, prec_chol = params
         K, D = self.K, self.D
-        cov = dense_covariances(
-            covariances_from_precision_cholesky(prec_chol, self.covariance_type),
-            self.covariance_type,
-            K,
-            D,
-        )
-        stats = {"nk": np.zeros(K), "sums": np.zeros((K, D)), "sxx": np.zeros((K, D, D))}
+        nk, sums, sxx = np.zeros(K), np.zeros((K, D)), np.zeros((K, D, D))
+        pattern_mass = {c: np.zeros((len(idx), K)) for c, idx in self.patterns.groups.items()}
         log_lik = 0.0
-        for missing, obs, rows, Xo, w in self.groups:
-            resp, L, Z = _group_log_prob(Xo, weights, means, cov, obs)
+        P = dense_precisions(prec_chol, self.covariance_type, K, D)
+        inverses, log_dets = self.patterns.small_inverses(P)
+        for rows, log_prob, Xhat, local in self.patterns.blocks(
+            weights, means, prec_chol, self.covariance_type, inverses, log_dets
+        ):
+            resp = np.ascontiguousarray(log_prob.T)
             point_ll = normalise_in_place(resp)
-            if w is None:
+            if self.weight is None:
                 log_lik += point_ll.sum()
             else:
-                log_lik += float(w @ point_ll)
-                resp *= w
-            Xhat = np.empty((K, rows.size, D))
-            Xhat[:, :, obs] = Xo
-            rk = resp.sum(axis=1)
-            if missing.size:
-                Xhat[:, :, missing] = conditional_means(Xo, means, cov, obs, missing, L, Z)
-                B = np.linalg.solve(L, cov[:, obs][:, :, missing])
-                cond_cov = cov[:, missing][:, :, missing] - B.transpose(0, 2, 1) @ B
-                stats["sxx"][:, missing[:, None], missing[None, :]] += rk[:, None, None] * cond_cov
-            stats["nk"] += rk
-            weighted = resp[:, :, None] * Xhat
-            stats["sums"] += weighted.sum(axis=1)
-            stats["sxx"] += weighted.transpose(0, 2, 1) @ Xhat
-        return log_lik / self.total_weight, stats
+                log_lik += float(self.weight[rows] @ point_ll)
+                resp *= self.weight[rows]
+            nk += resp.sum(axis=1)
+            weighted = Xhat * resp.T[:, :, None]
+            sums += weighted.sum(axis=0)
+            sxx += weighted.transpose(1, 2, 0) @ Xhat.transpose(1, 0, 2)
+            for c, (sel, pos) in local.items():
+                for k in range(K):
+                    pattern_mass[c][:, k] += np.bincount(
+                        pos, weights=resp[k, sel], minlength=len(pattern_mass[c])
+                    )
+        # Conditional covariances: each pattern's P_mm^-1 times its responsibility mass.
+        for c, idx in self.patterns.groups.items():
+            flat = (
+                np.arange(K)[None, :, None, None] * D * D
+                + idx[:, None, :, None] * D
+                + idx[:, None, None, :]
+            )
+            values = pattern_mass[c][:, :, None, None] * inverses[c]
+            sxx += np.bincount(
+                np.broadcast_to(flat, values.shape).ravel(), values.ravel(), minlength=K * D * D
+            ).reshape(K, D, D)
+        return log_lik / self.total_weight, {"nk": nk, "sums": sums, "sxx": sxx}
 
     def sums(self, stats):
         return stats["sums"]
@@ -167,3 +206,22 @@ class MissingEngine:
         if kind == "diag":
             return diag + reg_covar
         return diag.mean(axis=1) + reg_covar
+
+
+def missing_log_prob_and_impute(Xc, weights, means, prec_chol, covariance_type):
+    """Joint log densities of the observed entries (K, n), and rows (n, D) with each NaN
+    replaced by E[x_m | x_o] under the mixture (all in centred coordinates)."""
+    patterns = MissingPatterns(Xc)
+    K = len(weights)
+    joint = np.empty((K, patterns.n))
+    imputed = np.empty((patterns.n, patterns.D))
+    P = dense_precisions(prec_chol, covariance_type, K, patterns.D)
+    small = patterns.small_inverses(P)
+    for rows, log_prob, Xhat, _ in patterns.blocks(
+        weights, means, prec_chol, covariance_type, *small
+    ):
+        joint[:, rows] = log_prob.T
+        resp = np.ascontiguousarray(log_prob.T)
+        normalise_in_place(resp)
+        imputed[rows] = np.einsum("kb,bkd->bd", resp, Xhat)
+    return joint, imputed

@@ -10,21 +10,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from acmlkit.errors import DataError
 from acmlkit.mixture._kernels import make_kernel, normalise_in_place
-from acmlkit.mixture._missing import (
-    MissingEngine as _MissingEngine,
-)
-from acmlkit.mixture._missing import (
-    conditional_means as _conditional_means,
-)
-from acmlkit.mixture._missing import (
-    dense_covariances as _dense_covariances,
-)
-from acmlkit.mixture._missing import (
-    missingness_patterns as _patterns,
-)
-from acmlkit.mixture._missing import (
-    pattern_log_prob,
-)
+from acmlkit.mixture._missing import MissingEngine as _MissingEngine
+from acmlkit.mixture._missing import missing_log_prob_and_impute
 from acmlkit.mixture.densities import (
     COVARIANCE_TYPES,
     covariances_from_precision_cholesky,
@@ -275,14 +262,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def partial_fit(self, X, y=None, sample_weight=None) -> GaussianMixture:
         """One step of stepwise online EM (Cappe & Moulines, 2009) on a chunk ``X`` (n, D).
 
-        The first call initialises from the chunk (as :meth:`fit` would, one
-        initialisation) and fixes the centring. Each call then runs an E-step
-        on the chunk with the current parameters, blends the chunk's normalised
-        sufficient statistics into running averages with step size
-        ``eta_t = (t + 1) ** -ONLINE_STEP_EXPONENT`` (t = 0, 1, ...: the first
-        chunk's statistics are taken whole; exponent 0.6 lies in (0.5, 1], the
-        range where the recursion converges), and updates the parameters by an
-        M-step on those averages. Memory is one chunk.
+        The first call initialises from the chunk (of ``n_init`` initialisations
+        the one with the highest likelihood of the chunk) and fixes the centring.
+        Each call then runs an E-step on the chunk with the current parameters,
+        blends the chunk's normalised sufficient statistics into running
+        averages with step size ``eta_t = (t + 1) ** -ONLINE_STEP_EXPONENT``
+        (t = 0, 1, ...; the first chunk's statistics are taken whole; the
+        exponent 0.6 lies in (0.5, 1], where the recursion converges), and
+        updates the parameters by an M-step on those averages. Memory is one chunk.
         """
         self._check_parameters()
         online = getattr(self, "_online", None)
@@ -298,9 +285,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             kernel = make_kernel(self.covariance_type, K, D, X.dtype)
             kernel.prepare(Xc, weight)
             features = _FeatureSource(kernel, Xc)
-            params = self._initial_parameters(
-                Xc, center, features, weight, kernel, check_random_state(self.random_state)
-            )
+            rng = check_random_state(self.random_state)
+            # Of n_init initialisations, the one the chunk likes best starts the stream.
+            best_ll = -np.inf
+            for _ in range(self.n_init):
+                candidate = self._initial_parameters(Xc, center, features, weight, kernel, rng)
+                kernel.set_parameters(*candidate)
+                candidate_ll = _CompleteEngine(kernel, features, weight).e_pass_stats()[0]
+                if candidate_ll > best_ll:
+                    params, best_ll = candidate, candidate_ll
             online = self._online = {"center": center, "kernel": kernel, "t": 0, "stats": None}
             online["frozen"] = self._frozen_parameters(params)
             online["params"] = params
@@ -308,7 +301,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         else:
             center, kernel = online["center"], online["kernel"]
             Xc = (X - center.astype(X.dtype)).astype(X.dtype, copy=False)
-            features = _FeatureSource(kernel, Xc)
+            # One pass per chunk: caching its features would only add memory.
+            features = _FeatureSource(kernel, Xc, cache=False)
         kernel.set_parameters(*online["params"])
         log_lik, stats = _CompleteEngine(kernel, features, weight).e_pass_stats()
         if self.covariance_type == "tied":
@@ -543,8 +537,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         X = self._validate(X, reset=False)
         center = self.means_.mean(axis=0)
         if self.missing == "em" and np.isnan(X).any():
-            cov = _dense_covariances(self.covariances_, self.covariance_type, *self.means_.shape)
-            return pattern_log_prob(X - center, self.weights_, self.means_ - center, cov)
+            return self._missing_pass(X, center)[0]
         kernel = make_kernel(self.covariance_type, self.n_components, X.shape[1], X.dtype)
         kernel.set_parameters(self.weights_, self.means_ - center, self.precisions_cholesky_)
         features = _FeatureSource(kernel, X - center.astype(X.dtype), cache=False)
@@ -585,18 +578,17 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if not np.isnan(out).any():
             return out
         center = self.means_.mean(axis=0)
-        cov = _dense_covariances(self.covariances_, self.covariance_type, *self.means_.shape)
-        Xc = out - center
-        joint = pattern_log_prob(Xc, self.weights_, self.means_ - center, cov)
-        normalise_in_place(joint)
-        for missing, obs, rows in _patterns(np.isnan(Xc)):
-            if not missing.size:
-                continue
-            cond = _conditional_means(Xc[rows][:, obs], self.means_ - center, cov, obs, missing)
-            out[np.ix_(rows, missing)] = (
-                np.einsum("kn,knm->nm", joint[:, rows], cond) + center[missing]
-            )
-        return out
+        imputed = self._missing_pass(out, center)[1] + center
+        return np.where(np.isnan(out), imputed, out)
+
+    def _missing_pass(self, X, center):
+        return missing_log_prob_and_impute(
+            np.asarray(X, dtype=np.float64) - center,
+            self.weights_,
+            self.means_ - center,
+            self.precisions_cholesky_,
+            self.covariance_type,
+        )
 
     def n_parameters(self) -> int:
         """Free parameters, as used by :meth:`bic` and :meth:`aic`."""
