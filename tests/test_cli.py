@@ -140,6 +140,16 @@ def a(x: float = 1.0, xs: list[float] = typer.Option([]), n: int = 1) -> None:
 @app.command("b")
 def b() -> None:
     pass
+
+
+@app.command("interrupted")
+def interrupted() -> None:
+    raise KeyboardInterrupt
+
+
+@app.command("aborted")
+def aborted() -> None:
+    raise typer.Abort()
 """
 
 
@@ -163,6 +173,11 @@ def test_nan_and_inf_in_any_float_option_are_usage_errors(probe, args, bad):
     assert ok.exit_code == 0 and ok.output.strip() == "ok 2.5 [3.0] 1"
     line = one_error_line(runner.invoke(app, ["probe", "a", *args]), 2)
     assert f"expected a finite number, got {bad}" in line and "--x" in line
+
+
+@pytest.mark.parametrize("command", ["interrupted", "aborted"])
+def test_an_interrupt_is_one_line_and_exit_130(probe, command):
+    assert one_error_line(runner.invoke(app, ["probe", command]), 130) == "Error: interrupted"
 
 
 def test_the_finite_callback_for_commands_outside_acml():

@@ -44,17 +44,18 @@ USER_ERRORS = (ValueError, OSError, MemoryError, RunFailed)
 _INTERNAL = "internal error"
 
 
-def _non_finite_guard(command) -> None:
-    """Wrap ``command``'s callback so a NaN or infinite number in any option is a usage error.
+def _prepare(command) -> None:
+    """Make a loaded command follow the shell's rules, so no subcommand has to remember them.
 
-    Applied to every command as it is loaded, so no subcommand has to remember it.
-    Help is plain text everywhere, as at the top level (rich boxes cost ~0.5 s).
+    - A NaN or infinite number in any float option is a usage error (its callback is
+      wrapped to check every value first).
+    - Help is plain text, as at the top level (rich boxes cost ~0.5 s of imports).
     """
     if hasattr(command, "rich_markup_mode"):
         command.rich_markup_mode = None
     if getattr(command, "commands", None) is not None:
         for sub in command.commands.values():
-            _non_finite_guard(sub)
+            _prepare(sub)
         return
     callback = command.callback
     if callback is None or getattr(callback, "_acml_guarded", False):
@@ -112,7 +113,7 @@ class LazyGroup(TyperGroup):
         except typer.Exit as exc:
             rc = exc.exit_code
         except typer.Abort:
-            rc = _fail("interrupted", 130)
+            rc = 130
         except _click_exceptions().NoArgsIsHelpError as exc:
             # A group without its command: the help, and the exit code of a usage error.
             typer.echo(exc.ctx.get_help())
@@ -122,7 +123,7 @@ class LazyGroup(TyperGroup):
                 raise
             rc = _fail(_one_line(exc.format_message()) + _usage_hint(exc), exc.exit_code)
         except KeyboardInterrupt:
-            rc = _fail("interrupted", 130)
+            rc = 130
         except USER_ERRORS as exc:
             if _is_broken_pipe(exc):
                 _quiet_stdout()
@@ -141,7 +142,7 @@ class LazyGroup(TyperGroup):
             )
         if not isinstance(rc, int):
             rc = 0
-        elif rc == 130:  # typer's code for a KeyboardInterrupt (SIGINT; SIGTERM in a sweep)
+        elif rc == 130:  # a KeyboardInterrupt (SIGINT; SIGTERM in a sweep), ours or typer's
             _fail("interrupted", rc)
         if standalone_mode:
             sys.exit(rc)
@@ -149,6 +150,7 @@ class LazyGroup(TyperGroup):
 
 
 def _click_exceptions():
+    # typer vendors click; its exception classes are not re-exported at the top level.
     from typer._click import exceptions
 
     return exceptions
@@ -166,7 +168,7 @@ def _load(name: str):
         single.command(name)(target)
         command = typer.main.get_command(single)
     command.name = name
-    _non_finite_guard(command)
+    _prepare(command)
     return command
 
 
