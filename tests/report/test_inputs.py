@@ -82,3 +82,13 @@ def test_a_part_that_fails_leaves_its_error_on_a_written_page(tmp_path, monkeypa
     html = build_page(tmp_path).read_text()
     assert 'id="mixture-em"' in html and 'id="mf-error"' in html
     assert "the matrix section broke" in html and 'id="nn-error"' in html
+
+
+def test_a_networks_process_that_dies_is_an_error_on_the_page(tmp_path):
+    import subprocess
+    import sys
+
+    log = (tmp_path / build.NETS_LOG).open("w")
+    process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"], stdout=log)
+    wall, cpu, error, page = build._finish_nets(process, log, tmp_path)
+    assert "exited with code 3" in error and page is None

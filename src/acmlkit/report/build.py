@@ -129,10 +129,11 @@ NETS_LOG = "nn-process.log"
 def _start_nets(out: Path, config: ReportConfig, threads: int):
     """Start the networks part in a process of its own, on ``threads`` torch threads.
 
-    It runs while this process runs and draws the other parts: on a small machine
-    one torch thread trains these small networks about as fast as two, and the
-    other core is free for the rest of the report. A plain ``python -m`` process
-    (not multiprocessing), so a caller's script is never re-imported.
+    It runs and draws its part while this process runs and draws the other parts:
+    on a small machine one torch thread trains these small networks about as fast
+    as two, and the other core is free for the rest of the report. A plain
+    ``python -m`` process (not multiprocessing), so a caller's script is never
+    re-imported.
     """
     import json
     import subprocess
@@ -145,15 +146,29 @@ def _start_nets(out: Path, config: ReportConfig, threads: int):
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log
 
 
+NETS_PAGE = "nn-page.pickle"
+
+
 def _finish_nets(process, log, out: Path):
-    """Wait for the networks process; its ``(wall, cpu, error)`` as :func:`_run_part` gives."""
+    """Wait for the networks process: ``(wall, cpu, error)`` as :func:`_run_part` gives,
+    and the part's page blocks as :func:`_build_part` gives (None if it drew none)."""
+    import pickle
+
     code = process.wait()
     log.close()
-    done = out / "nn" / "timing.json"
-    if code == 0 and done.is_file():
-        timing = load_json(done)
-        return timing["wall"], timing["cpu"], timing["error"]
-    return 0.0, 0.0, f"the networks process exited with code {code} (see {out / NETS_LOG})"
+    if code == 0 and (out / NETS_LOG).stat().st_size == 0:
+        (out / NETS_LOG).unlink()
+    done, page = out / "nn" / "timing.json", out / NETS_PAGE
+    if code != 0 or not done.is_file():
+        error = f"the networks process exited with code {code} (see {out / NETS_LOG})"
+        return 0.0, 0.0, error, None
+    timing = load_json(done)
+    built = None
+    if page.is_file():
+        # Written a moment ago by our own child process, for this process only.
+        built = pickle.loads(page.read_bytes())
+        page.unlink()
+    return timing["wall"], timing["cpu"], timing["error"], built
 
 
 def _record_generated_images(out: Path, config: ReportConfig, inputs: Inputs) -> None:
@@ -178,10 +193,10 @@ def run_report(out_dir: str | Path, config: ReportConfig = ReportConfig(), echo=
     from acmlkit.results import provenance
 
     out = Path(out_dir)
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     inputs = check_inputs(config, out)
     durations = {"inputs": time.perf_counter() - started}
-    cpu = {"inputs": time.process_time()}
+    cpu = {"inputs": time.process_time() - started_cpu}
     errors: dict[str, str] = {}
     built: dict[str, tuple] = {}
     shutil.rmtree(out / FIGURES, ignore_errors=True)
@@ -202,12 +217,13 @@ def run_report(out_dir: str | Path, config: ReportConfig = ReportConfig(), echo=
         process.kill()
         raise
     finally:
-        durations["nn"], cpu["nn"], error = _finish_nets(process, log, out)
+        durations["nn"], cpu["nn"], error, nets_page = _finish_nets(process, log, out)
     if error:
         errors["nn"] = error
     else:
         _record_generated_images(out, config, inputs)
-    built["nn"] = _build_part("nn", out, drawer, errors.get("nn"), config)
+    # The networks process draws its own figures (it has torch loaded already).
+    built["nn"] = nets_page or _build_part("nn", out, drawer, errors.get("nn"), config)
     echo(f"[report] nn: {durations['nn']:.1f} s run (alongside), {built['nn'][2]:.1f} s figures")
     durations["wall"] = time.perf_counter() - started
     run = {
