@@ -199,3 +199,11 @@ def test_ids_beyond_2_53_and_string_ids_stay_exact():
     assert r.row_ids.tolist() == [big, big + 1, 2**64] and r.shape == (3, 2)
     named = parse_ratings("ann,film a,5\nbob,film a,3\n")
     assert named.row_ids.tolist() == ["ann", "bob"] and named.col_ids.tolist() == ["film a"]
+
+
+@pytest.mark.parametrize(("cell", "match"), [("nan", "'nan' on line 2 is not a finite"),
+                                             ("inf", "'inf' on line 2"),
+                                             ("3e300", "size at most 1e\\+100")])
+def test_non_finite_or_overflowing_ratings_name_the_line(cell, match):
+    with pytest.raises(DataError, match=match):
+        parse_ratings(f"userId,movieId,rating\n1,2,{cell}\n3,4,5\n", source="r.csv")

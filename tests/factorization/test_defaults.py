@@ -100,3 +100,12 @@ def test_udata_defaults_meet_the_target(ml100k_path):
     assert fold["n_test"] == pytest.approx(20_000, rel=0.02)  # 80/20
     assert fold["test_rmse"] <= 0.915
     assert fold["test_rmse"] < fold["baseline_test_rmse"]
+
+
+def test_one_penalty_given_sets_both_where_the_default_is_auto():
+    ratings = generated(**CASES["tiny, 50 x 40"])
+    model = ALS(u_lambda=2.0, random_state=0).fit(ratings)
+    assert model.params_["u_lambda"] == model.params_["v_lambda"] == 2.0
+    assert model.lambda_scores_ == []
+    with pytest.raises(ValueError, match=r"u_lambda must be in \[0, None\], got -1"):
+        ALS(u_lambda=-1.0).fit(ratings)

@@ -201,3 +201,10 @@ def test_trial_streams_are_named_and_never_coincide():
     assert row["train_mse"] >= 0 and split.test.size == 300 - split.train.size
     a = ex.als_trial(seed=3, p=0.5, n_factors=2, max_iter=2, m=20, n=15, rank=2)
     assert a["test_mse"] == row["test_mse"]  # bit for bit
+
+
+def test_repeated_seeds_are_refused():
+    with pytest.raises(ValueError, match="seeds must be distinct"):
+        ex.run_study(ex.p_study_config(seeds=(0, 0)), synthetic(10, 10, rank=2))
+    with pytest.raises(ValueError, match="seeds must be distinct"):
+        ex.run_grid_study(ex.GridConfig(seeds=(1, 1)), synthetic(10, 10, rank=2))

@@ -225,6 +225,11 @@ class ALS(RecommenderMixin, BaseEstimator):
         defaults, reason = fit_defaults(train)
         params = {name: getattr(self, name) for name in self._get_param_names()}
         explicit = [k for k in defaults if params[k] is not None]
+        # One penalty given and the other left to an "auto" default: both take the given one.
+        if defaults["u_lambda"] == "auto":
+            given = [params[k] for k in ("u_lambda", "v_lambda") if params[k] is not None]
+            if len(given) == 1:
+                params["u_lambda"] = params["v_lambda"] = given[0]
         for name, value in defaults.items():
             if params[name] is None:
                 params[name] = value

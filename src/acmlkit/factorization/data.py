@@ -211,6 +211,9 @@ def _cell(text: str, path: Path, line: int, column: int) -> float:
 
 
 # ------------------------------------------------------------ rating triples
+# Largest rating size accepted: squares and sums of squares of larger values overflow
+# float64 (about 1.8e308) in the normal equations.
+MAX_RATING = 1e100
 # Header names accepted for the three columns (lower case, before an optional timestamp).
 _HEADER_NAMES = (
     {"userid", "user_id", "user", "uid"},
@@ -289,6 +292,13 @@ def parse_ratings(text: str, *, source: str = "ratings", duplicates: str = "reje
         bad = next(k for k, c in enumerate(table[:, 2]) if not _is_number(c))
         raise DataError(f"{source}: could not convert rating {str(table[bad, 2])!r} on line "
                         f"{line_numbers[bad]} to a number") from None
+    bad = np.flatnonzero(~np.isfinite(values) | (np.abs(values) > MAX_RATING))
+    if bad.size:
+        k = int(bad[0])
+        raise DataError(
+            f"{source}: rating {str(table[k, 2])!r} on line {line_numbers[k]} is not a finite "
+            f"number of size at most {MAX_RATING:g} ({bad.size} such ratings)"
+        )
     users = _ids(table[:, 0], "user", source, line_numbers)
     items = _ids(table[:, 1], "item", source, line_numbers)
     return ratings_from_triples(users, items, values, duplicates=duplicates, source=source)

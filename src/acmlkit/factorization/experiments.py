@@ -356,8 +356,15 @@ def _check_study(config: StudyConfig) -> None:
         raise ValueError("methods must list at least one method")
     for method in config.methods:
         check_choice(method, "methods", {"masked", "notebook"})
-    for seed in config.seeds:
+    _check_seeds(config.seeds)
+
+
+def _check_seeds(seeds) -> None:
+    for seed in seeds:
         check_int(seed, "seed", low=0)
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct (a repeated seed repeats the same run), got "
+                         f"{list(seeds)}")
 
 
 def _check_settings(settings: dict, values) -> None:
@@ -517,6 +524,7 @@ def run_grid_study(config: GridConfig | None = None, ratings: Ratings | None = N
     config = config or GridConfig()
     if not config.seeds:
         raise ValueError("seeds must list at least one seed")
+    _check_seeds(config.seeds)
     ratings = load_data(config.data) if ratings is None else ratings
     settings, reason = _resolve(config, ratings)
     k_values = tuple(config.k_values or settings["k_values"])

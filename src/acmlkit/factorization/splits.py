@@ -67,7 +67,7 @@ def user_holdout_split(ratings: Ratings, fraction: float = 0.2, seed=0) -> Split
     Rows with a single entry keep it for training, so every row seen in
     training is also evaluated wherever it has enough entries.
     """
-    fraction = check_real(fraction, "fraction", low=0, high=1, low_open=True, high_open=True)
+    fraction = check_real(fraction, "holdout", low=0, high=1, low_open=True, high_open=True)
     rng = check_random_state(seed)
     # Random keys sorted within each row give a uniform random order per row.
     order = np.lexsort((rng.random(ratings.nnz), ratings.rows))
