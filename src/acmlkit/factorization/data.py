@@ -16,23 +16,17 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from acmlkit.download import cache_dir, fetch
+from acmlkit.download import DATASETS, cache_dir, fetch
 from acmlkit.errors import DataError
 from acmlkit.rng import check_random_state
 from acmlkit.validation import check_choice, check_int, check_real
 
-# Official archives and the MD5 sums GroupLens publishes beside them.
+# The official archives (URL and GroupLens's MD5, from acmlkit.download.DATASETS, the one
+# table of them) and the member holding the ratings.
 MOVIELENS = {
-    "100k": {
-        "url": "https://files.grouplens.org/datasets/movielens/ml-100k.zip",
-        "md5": "0e33842e24a9c977be4e0107933c0723",
-        "member": "ml-100k/u.data",
-    },
-    "1m": {
-        "url": "https://files.grouplens.org/datasets/movielens/ml-1m.zip",
-        "md5": "c4d9eecfca2ab87c1945afe126590906",
-        "member": "ml-1m/ratings.dat",
-    },
+    variant: {"url": DATASETS[f"movielens-{variant}"].url,
+              "md5": DATASETS[f"movielens-{variant}"].checksum, "member": member}
+    for variant, member in (("100k", "ml-100k/u.data"), ("1m", "ml-1m/ratings.dat"))
 }
 
 
