@@ -56,7 +56,7 @@ def test_cli_module_imports_only_stdlib_and_typer():
 def trained_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     result = invoke("train", "--arch", "mlp", "--permutation", "fixed", "--seed", "4", *TINY,
-                    "--out", str(out))
+                    "--out", str(out), "--threads", "1")
     assert result.exit_code == 0, result.output
     return out, result.output
 
@@ -70,6 +70,7 @@ def test_train_writes_config_results_and_figures(trained_run):
     saved = json.loads((out / "config.json").read_text())
     assert saved["config"]["permutation"] == "fixed" and saved["recipe_name"] == "small"
     assert saved["device"] == "cpu" and "recipe small, device cpu" in output
+    assert saved["config"]["threads"] == 1 and saved["provenance"]["threads"]["torch"] == 1
 
 
 def test_evaluate_reproduces_the_training_score(trained_run):

@@ -146,11 +146,10 @@ def train(
     if resume and out is None:
         raise typer.BadParameter("--resume needs --out, the folder whose checkpoint to continue",
                                  param_hint="--resume")
-    _threads(threads)
     config = TrainConfig(
         arch=arch.value, data=data, recipe=recipe.value, permutation=permutation.value,
         seed=seed, epochs=epochs, batch_size=batch_size, n_train=n_train, n_test=n_test,
-        device=device.value,
+        device=device.value, threads=threads,
     )
 
     def show(record: dict) -> None:
