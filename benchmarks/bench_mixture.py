@@ -149,6 +149,19 @@ def missing_case(n, d, k, share, repeats):
     return {"complete_s": complete, "missing_s": missing, "ratio": missing / complete}
 
 
+def peak_rss_bytes() -> int:
+    """This process's own peak RSS: VmHWM belongs to the address space, whereas
+    ru_maxrss survives exec and would report the parent's peak at fork."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def stream_child(n_points, d, k, chunk):
     """Runs in its own process: online EM over generated chunks; prints one line."""
     rng = np.random.default_rng(0)
@@ -165,7 +178,7 @@ def stream_child(n_points, d, k, chunk):
             model.partial_fit(X)
             done += size
     seconds = time.perf_counter() - start
-    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
+    peak_gb = peak_rss_bytes() / 1e9
     # Quality: held-out mean log-likelihood against the true mixture's.
     labels = rng.integers(k, size=100_000)
     held_out = centers[labels] + scales[labels] * rng.standard_normal((100_000, d))

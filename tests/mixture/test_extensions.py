@@ -316,3 +316,17 @@ def test_whitening_full_kernel_when_d_exceeds_4k():
     )
     np.testing.assert_allclose(ours.covariances_, ref.covariances_, rtol=1e-9, atol=1e-11)
     np.testing.assert_allclose(ours.score_samples(X), ref.score_samples(X), rtol=1e-11)
+
+
+@pytest.mark.parametrize("c", [1, 2, 3, 6, 11])
+def test_batched_spd_inverse_matches_numpy(c):
+    from acmlkit.mixture._missing import batched_spd_inverse
+
+    rng = np.random.default_rng(c)
+    B = rng.standard_normal((30, 4, c, c))
+    A = B @ np.swapaxes(B, -1, -2) + 0.1 * np.eye(c)
+    inverse, log_det = batched_spd_inverse(A)
+    np.testing.assert_allclose(inverse, np.linalg.inv(A), rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(log_det, np.linalg.slogdet(A)[1], rtol=1e-12, atol=1e-11)
+    with pytest.raises(ValueError, match="reg_covar"):
+        batched_spd_inverse(-A)
