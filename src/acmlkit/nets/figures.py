@@ -98,17 +98,20 @@ def plot_class_comparison(results: list[TrainResult]) -> Figure:
     return fig
 
 
-def plot_per_class_accuracy(study: PermutationStudyResult, columns: int = 3) -> Figure:
+def plot_per_class_accuracy(study: PermutationStudyResult, columns: int | None = None
+                            ) -> Figure:
     """Per-class test accuracy of every architecture, one panel per condition.
 
     Lines are means over seeds; the band is +- one sample standard deviation
     (none for one seed). Panel titles give each architecture's overall mean.
     """
     conditions = study.config.conditions
+    if columns is None:  # no lone panel on a last row where a square grid fits
+        columns = 2 if len(conditions) in (2, 4) else 3
     columns = min(columns, len(conditions))
     rows = -(-len(conditions) // columns)
-    fig, axes = new_figure(8.0, 3.0 * rows + 0.4, nrows=rows, ncols=columns, sharey=True,
-                           squeeze=False)
+    height = (3.0 if columns == 3 else 3.4) * rows + 0.4
+    fig, axes = new_figure(8.0, height, nrows=rows, ncols=columns, sharey=True, squeeze=False)
     axes = axes.ravel()
     x = np.arange(len(study.classes))
     for ax in axes[len(conditions):]:
