@@ -113,7 +113,7 @@ def build(folder: Path, draw, config) -> tuple[list[Section], list[KeyNumber]]:
     runs = {arch: load_result(folder / arch, expect="nn.train") for arch in ARCHS}
     study = load_result(folder / "permutation", expect="nn.permutation")
     cnn, mlp = runs["cnn"], runs["mlp"]
-    data = cnn.config.data
+    data = Path(cnn.config.data).name
     n_classes = len(cnn.classes)
     adaptations = sorted({r.adaptation for r in (cnn, mlp, study) if r.adaptation})
     adapt_blocks = [Adaptation(text + ".") for text in adaptations]
