@@ -38,6 +38,17 @@ def slow(*, seed: int, seconds: float = 0.2) -> dict:
     return {"seed": seed, "pid": os.getpid()}
 
 
+def gated(*, seed: int, gate: str, open_seeds: int = 2) -> dict:
+    """Seeds below ``open_seeds`` finish at once; the others wait until the file ``gate``
+    exists, so a test can interrupt a sweep that is certain to be mid-way."""
+    from pathlib import Path
+
+    deadline = time.monotonic() + 120
+    while seed >= open_seeds and not Path(gate).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return {"seed": seed, "pid": os.getpid()}
+
+
 def fails_on(*, seed: int, bad: int = -1) -> dict:
     if seed == bad:
         raise ValueError(f"seed {seed} is bad")
