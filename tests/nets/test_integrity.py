@@ -13,6 +13,7 @@ import sys
 import tarfile
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -161,3 +162,36 @@ def test_sigkilled_training_resumes_to_the_uninterrupted_weights(tmp_path):
     a, b = read_state(killed / "model.pt")["model"], read_state(whole / "model.pt")["model"]
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert len(read_state(killed / "model.pt")["history"]) == 5
+
+
+def test_a_cut_cifar_archive_is_rejected_and_leaves_no_cache(cifar_folder, tmp_path):
+    archive, _ = _cifar_archive(cifar_folder, tmp_path)
+    plain = tmp_path / "plain" / "cifar-10-python.tar"
+    plain.parent.mkdir()
+    with tarfile.open(archive) as src, tarfile.open(plain, "w") as dst:
+        for member in src:
+            dst.addfile(member, src.extractfile(member) if member.isfile() else None)
+    with tarfile.open(plain) as tar:
+        victim = [m for m in tar.getmembers() if m.isfile()][2]
+    plain.write_bytes(plain.read_bytes()[: victim.offset_data + 100])
+    with pytest.raises(DataError, match=rf"cifar-10-python\.tar: truncated .*{victim.name}"):
+        load_cifar10(plain)
+    cache = Path(os.environ["ACMLKIT_DATA"])
+    assert not list(cache.rglob("cifar-10-batches-py")) and not list(cache.rglob("*.part"))
+
+
+def test_a_corrupt_zip_member_is_named(image_tree, tmp_path):
+    import zipfile
+
+    root, _ = image_tree
+    archive = tmp_path / "pets.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
+        for path in sorted(root.rglob("*.png")):
+            zf.write(path, f"pets/{path.relative_to(root)}")
+    with zipfile.ZipFile(archive) as zf:
+        info = zf.infolist()[3]
+    blob = bytearray(archive.read_bytes())
+    blob[info.header_offset + 30 + len(info.filename) + 40] ^= 0xFF  # inside its data
+    archive.write_bytes(bytes(blob))
+    with pytest.raises(DataError, match=rf"pets\.zip: .*member {info.filename} cannot be read"):
+        load_image_folder(archive, cache=False)
