@@ -277,6 +277,16 @@ def write_files(root: Path) -> dict[str, str]:
         'experiment = "als"\nseeds = [0]\n[fixed]\nm = 20\nn = 25\nrank = 2\nmax_iter = 2\n'
         "[grid]\nn_factors = [3]\n")
 
+    for name, text in (("badjson", "{"), ("list", "[]"), ("noconfig", "{}"),
+                       ("unknown-key", '{"config": {"colour": 1}}'),
+                       ("config-int", '{"config": 5}'), ("seed-str", '{"config": {"seed": "x"}}'),
+                       ("no-parts", '{"config": {}}')):
+        put(f"reports/{name}/report_run.json", text)
+        f[f"report_{name.replace('-', '_')}"] = str(root / "reports" / name)
+    put("reports/bad-parts/report_run.json", '{"config": {}}')
+    for part in ("mixture", "mf", "nn"):
+        put(f"reports/bad-parts/{part}/result.json", "{truncated")
+    f["report_bad_parts"] = str(root / "reports" / "bad-parts")
     images = image_tree(root / "img-good")
     f["img_good"] = str(images)
     f["img_one_class"] = str(image_tree(root / "img-one-class", classes=("a",)))
@@ -642,6 +652,29 @@ case("nn-download-offline", ["nn", "download"], "data", "offline")
 case("report-from-missing", ["report", "--from", "{tmp}/nope"], "error", "nope")
 case("report-from-empty-dir", ["report", "--from", "{adir}"], "data", "adir")
 case("report-from-file", ["report", "--from", "{pts_csv}"], "error", "pts.csv")
+for name, match in (("badjson", "report_run.json"), ("list", "report_run.json"),
+                    ("noconfig", "report_run.json.*config"),
+                    ("unknown_key", "report_run.json.*colour"),
+                    ("config_int", "report_run.json.*config")):
+    case(f"report-from-run-{name}", ["report", "--from", "{report_" + name + "}"], "data", match)
+
+
+def page_says(*texts):
+    def check(result, out):
+        folder = Path(result.stdout.strip().split()[-1]).parent
+        page = (folder / "report.html").read_text()
+        for text in texts:
+            assert re.search(text, page), text
+
+    return check
+
+
+case("report-from-run-seed-str", ["report", "--from", "{report_seed_str}"], "either", "seed",
+     check=page_says("<html"))
+case("report-from-run-no-parts", ["report", "--from", "{report_no_parts}"], "either",
+     "mixture|mf|nn", check=page_says("could not be read|missing|no saved"))
+case("report-from-run-bad-parts", ["report", "--from", "{report_bad_parts}"], "either",
+     "result.json", check=page_says("could not be read|not valid JSON"))
 case("report-seed-negative", ["report", "--seed", "-1", *OUT], "usage", "--seed")
 case("report-images-missing", ["report", "--images", "{tmp}/nope", "--quick", *OUT], "data",
      "nope")
