@@ -918,3 +918,67 @@ def test_a_damaged_checkpoint_is_refused_on_resume(trained, tmp_path, how):
     args = ["nn", "train", "--arch", "mlp", *NN_FAST, "--epochs", "2", "--resume", "-o", str(run)]
     result = runner.invoke(app, args)
     assert_outcome(Case(how, args, "data", "checkpoint"), result, run)
+
+
+# --------------------------------------- real saved results, then damaged fields
+@pytest.fixture(scope="module")
+def saved(files, tmp_path_factory):
+    root = tmp_path_factory.mktemp("saved")
+    runs = {
+        "mixture": ["mixture", "fit", files["pts_csv"], "-k", "1..3", "--n-init", "1"],
+        "mf": ["mf", "fit", files["r_csv"], *MF_FAST],
+    }
+    for name, args in runs.items():
+        result = runner.invoke(app, [*args, "-o", str(root / name)])
+        assert result.exit_code == 0, result.output
+    return root
+
+
+def _drop(data, key):
+    data.pop(key)
+
+
+def _set(value):
+    def apply(data, key):
+        data[key] = value
+
+    return apply
+
+
+FIELD_DAMAGE = {
+    "dropped": _drop,
+    "null": _set(None),
+    "string": _set("garbage"),
+    "nested": _set({"a": [1, {"b": 2}]}),
+}
+DAMAGED_FIELDS = {"mixture": ["kind", "format_version", "bic", "means", "best_k", "k_values"],
+                  "mf": ["kind", "format_version", "config"]}
+PLOT = {"mixture": ["mixture", "plot"], "mf": ["mf", "plot"]}
+
+
+@pytest.mark.parametrize("how", sorted(FIELD_DAMAGE))
+@pytest.mark.parametrize(
+    ("part", "key"), [(p, k) for p, keys in DAMAGED_FIELDS.items() for k in keys]
+)
+def test_a_saved_result_with_a_damaged_field(saved, tmp_path, part, key, how):
+    data = json.loads((saved / part / "result.json").read_text())
+    if key not in data:
+        pytest.fail(f"{part} result has no field {key!r}: {sorted(data)}")
+    FIELD_DAMAGE[how](data, key)
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps(data))
+    args = [*PLOT[part], str(path), "-o", str(tmp_path / "figs")]
+    result = runner.invoke(app, args)
+    assert_outcome(Case(f"{part}-{key}-{how}", args, "data", "result.json"), result, tmp_path)
+
+
+@pytest.mark.parametrize("part", sorted(PLOT))
+def test_a_saved_result_holding_nan_is_refused(saved, tmp_path, part):
+    text = (saved / part / "result.json").read_text()
+    numbers = re.findall(r'(?<=: )-?\d+\.\d+', text)
+    assert numbers, "no float in the saved result"
+    path = tmp_path / "result.json"
+    path.write_text(text.replace(numbers[0], "NaN", 1))
+    args = [*PLOT[part], str(path), "-o", str(tmp_path / "figs")]
+    result = runner.invoke(app, args)
+    assert_outcome(Case(f"{part}-nan", args, "data", "result.json"), result, tmp_path)
