@@ -648,6 +648,28 @@ case("nn-train-tiny-images-upscaled", ["nn", "train", "--data", "{img_tiny}", *N
 case("nn-params-good", ["nn", "params"], "ok", check=stdout_has("62,006", "402,250"))
 case("nn-download-offline", ["nn", "download"], "data", "offline")
 
+# --- acml nn study permutation and acml mixture demo
+STUDY = ["nn", "study", "permutation", "--n-train", "16", "--n-test", "8", "--epochs", "1"]
+for args, expect, match in (
+    (["--seeds", "a"], "error", "seeds"), (["--seeds", ""], "error", "seeds"),
+    (["--seeds", "0,0"], "error", "seed"), (["--seeds", "-1"], "error", "seed"),
+    (["--conditions", "banana"], "error", "banana"), (["--conditions", ""], "error",
+                                                      "condition"),
+    (["--archs", "transformer"], "error", "transformer"), (["--archs", ""], "error", "arch"),
+    (["--jobs", "0"], "usage", "--jobs"), (["--cluster", "banana"], "usage", "--cluster"),
+    (["--recipe", "banana"], "usage", "--recipe"), (["--epochs", "0"], "usage", "--epochs"),
+    (["--data", "{tmp}/nope"], "data", "nope"), (["--data", "{img_one_class}"], "data", "class"),
+    (["--data", "cifar10"], "data", "offline"), (["--threads", "0"], "usage", "--threads"),
+    (["--device", "banana"], "usage", "--device"),
+):
+    label = "-".join(a.replace("{tmp}/", "").replace("{", "").replace("}", "") for a in args)
+    case(f"nn-study-{label or 'empty'}", [*STUDY, *args, *OUT], expect, match)
+case("mixture-demo-seed-negative", ["mixture", "demo", "--seed", "-1", *OUT], "error", "seed")
+case("mixture-demo-out-is-file", ["mixture", "demo", "-o", "{pts_csv}"], "data", "pts.csv")
+case("mf-study-out-is-file", ["mf", "study", "p", "--values", "0.5", "--seeds", "0", "-o",
+                              "{pts_csv}"], "data", "pts.csv")
+case("nn-train-out-is-file", ["nn", "train", *NN_FAST, "-o", "{pts_csv}"], "data", "pts.csv")
+
 # --- acml report
 case("report-from-missing", ["report", "--from", "{tmp}/nope"], "error", "nope")
 case("report-from-empty-dir", ["report", "--from", "{adir}"], "data", "adir")
