@@ -171,12 +171,14 @@ def _finish_nets(process, log, out: Path):
     return timing["wall"], timing["cpu"], timing["error"], built
 
 
-def _record_generated_images(out: Path, config: ReportConfig, inputs: Inputs) -> None:
-    """The generated images' fingerprint, as the networks' run recorded it."""
-    key = f"images {config.images}"
+def _record_nets(out: Path, config: ReportConfig, inputs: Inputs) -> int | None:
+    """What the networks' run recorded: the generated images' fingerprint (into
+    ``inputs.sources``) and the torch threads it trained on (returned)."""
+    recorded = load_json(out / "nn" / "cnn" / "result.json")["provenance"]
     if config.images == "synthetic":
-        recorded = load_json(out / "nn" / "cnn" / "result.json")["provenance"]["data"]
-        inputs.sources[key] = "generated; " + ", ".join(recorded.values())
+        inputs.sources[f"images {config.images}"] = (
+            "generated; " + ", ".join(recorded["data"].values()))
+    return recorded.get("threads", {}).get("torch")
 
 
 def run_report(out_dir: str | Path, config: ReportConfig = ReportConfig(), echo=print) -> Path:
@@ -221,7 +223,7 @@ def run_report(out_dir: str | Path, config: ReportConfig = ReportConfig(), echo=
     if error:
         errors["nn"] = error
     else:
-        _record_generated_images(out, config, inputs)
+        threads = _record_nets(out, config, inputs) or threads
     # The networks process draws its own figures (it has torch loaded already).
     built["nn"] = nets_page or _build_part("nn", out, drawer, errors.get("nn"), config)
     echo(f"[report] nn: {durations['nn']:.1f} s run (alongside), {built['nn'][2]:.1f} s figures")
@@ -367,7 +369,12 @@ def _metadata(run: dict, page_seconds: dict, source: Path, out: Path) -> list[tu
     rows.append(("machine", f"{machine.get('platform', '?')}, {machine.get('processor', '?')}, "
                             f"{machine.get('cpus', '?')} CPUs"))
     threads = prov.get("threads", {})
-    rows.append(("threads", ", ".join(f"{k} {v}" for k, v in threads.items()) or "?"))
+    described = ", ".join(f"{k} {v}" for k, v in threads.items() if k != "torch") or "?"
+    if "nets_torch_threads" in prov:
+        described += f"; networks: torch {prov['nets_torch_threads']} (their own process)"
+    elif "torch" in threads:
+        described += f", torch {threads['torch']}"
+    rows.append(("threads", described))
     if source.resolve() != out.resolve():
         rows.append(("page rebuilt from", str(source.resolve())))
     return rows
