@@ -26,14 +26,18 @@ def ci(tmp_path):
     for tool in ("dirname",):
         os.symlink(shutil.which(tool), bin_dir / tool)
 
-    def run(*, root: bool, chromium: bool, apt_installs: bool = True):
+    def run(*, root: bool, chromium: bool, apt: str = "installs"):
         for name in ("make", "apt-get", "id", "chromium"):
             (bin_dir / name).unlink(missing_ok=True)
         stub(bin_dir, "make", "pwd >> \"$CALLS\"")
         stub(bin_dir, "id", f"echo {0 if root else 1000}")
-        install = (f"[ \"$1\" = install ] && printf '#!/bin/sh\\necho chromium 1\\n' > "
-                   f"{bin_dir}/chromium && chmod +x {bin_dir}/chromium; true" if apt_installs else "")
-        stub(bin_dir, "apt-get", install)
+        bodies = {
+            "installs": f"[ \"$1\" = install ] && printf '#!/bin/sh\\necho chromium 1\\n' > "
+                        f"{bin_dir}/chromium && chmod +x {bin_dir}/chromium; true",
+            "noop": "true",
+            "fails": "exit 100",
+        }
+        stub(bin_dir, "apt-get", bodies[apt])
         if chromium:
             stub(bin_dir, "chromium", "echo Chromium 150")
         calls = tmp_path / "calls.txt"
@@ -56,6 +60,15 @@ def test_missing_chromium_is_installed_as_root_before_make_test(ci):
     assert calls[0] == "apt-get update -qq"
     assert calls[1] == "apt-get install -y -qq --no-install-recommends chromium"
     assert calls[-2:] == ["make test", str(tree)]
+
+
+@pytest.mark.parametrize("apt", ["fails", "noop"])
+def test_a_failed_install_fails_ci_before_the_tests(ci, apt):
+    run, _ = ci
+    result, calls = run(root=True, chromium=False, apt=apt)
+    assert result.returncode == 1
+    assert "could not install chromium" in result.stderr
+    assert not any(c.startswith("make") for c in calls)
 
 
 def test_present_chromium_is_used_as_is(ci):
