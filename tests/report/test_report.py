@@ -124,6 +124,8 @@ def test_page_rebuilds_elsewhere_from_saved_results_alone(small_run, tmp_path):
     assert result.exit_code == 0, result.output
     assert sorted(p.relative_to(source) for p in source.rglob("*")) == before
     rebuilt = (other / "report.html").read_text()
+    for svg in sorted((small_run.out / "figures").glob("*.svg")):
+        assert (other / "figures" / svg.name).read_bytes() == svg.read_bytes(), svg.name
     strip = re.compile(r'<section id="run">.*?</section>|<footer>.*?</footer>', re.S)
     assert strip.sub("", rebuilt) == strip.sub("", small_run.html)
     assert "page rebuilt from" in rebuilt

@@ -266,6 +266,7 @@ class Drawer:
             raise RuntimeError(f"figure name {name!r} used twice on the page")
         self.names.add(name)
         buffer = io.BytesIO()
+        # Text stays text; ids are salted, not random, so the bytes are reproducible.
         with mpl.rc_context({"svg.fonttype": "none", "svg.hashsalt": "acmlkit"}):
             fig.savefig(buffer, format="svg", metadata={"Date": None})
         svg = buffer.getvalue()
@@ -300,12 +301,30 @@ def _build_part(part: str, source: Path, drawer: Drawer, error: str | None,
     start = time.perf_counter()
     if error is None:
         try:
-            sections, numbers = _module(part).build(source / part, drawer, config)
+            with _figure_style():
+                sections, numbers = _module(part).build(source / part, drawer, config)
         except (OSError, ValueError) as exc:
             error = f"its saved results could not be read: {exc}"
     if error is not None:
         sections, numbers = [_error_section(part, error)], []
     return sections, numbers, time.perf_counter() - start
+
+
+def _figure_style():
+    """Matplotlib's default style whatever the caller set, so a figure drawn here, in the
+    networks process or in a later ``--from`` rebuild comes out the same, byte for byte."""
+    import contextlib
+
+    import matplotlib as mpl
+
+    @contextlib.contextmanager
+    def style():
+        with mpl.rc_context():
+            mpl.rcdefaults()
+            mpl.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "acmlkit"})
+            yield
+
+    return style()
 
 
 def _write_page(run: dict, built: dict, source: Path, out: Path) -> Path:
