@@ -62,6 +62,28 @@ def test_from_takes_no_run_options(tmp_path):
     assert "not a folder" in line
 
 
+def _mixture_only_run(folder, errors):
+    inputs = build.Inputs(None, None, {})
+    build._run_part("mixture", folder, ReportConfig(quick=True), inputs)
+    run = {"config": {"seed": 0, "images": "synthetic", "matrix": "synthetic", "quick": True},
+           "provenance": {}, "durations": {}, "errors": errors}
+    (folder / build.RUN_FILE).write_text(json.dumps(run))
+
+
+def test_from_dir_out_other_writes_there_and_only_reads_dir(tmp_path):
+    """(The full byte-for-byte rebuild of a whole page is a slow test in test_report.py.)"""
+    source, other = tmp_path / "run", tmp_path / "page"
+    _mixture_only_run(source, {"mf": "not run", "nn": "not run"})
+    before = {p: p.stat().st_mtime_ns for p in source.rglob("*")}
+    result = runner.invoke(app, ["report", "--from", str(source), "--out", str(other)])
+    assert result.exit_code == 0, result.output
+    assert {p: p.stat().st_mtime_ns for p in source.rglob("*")} == before
+    html = (other / "report.html").read_text()
+    assert 'id="mixture-em"' in html and "page rebuilt from" in html
+    assert sorted(p.name for p in (other / "figures").iterdir()) == [
+        "mixture-bic.svg", "mixture-fit.svg", "mixture-high-dim.svg"]
+
+
 def test_a_part_that_fails_leaves_its_error_on_a_written_page(tmp_path, monkeypatch):
     """The other parts are built; the failed one says why; the run ends with one error."""
     from acmlkit.report.sections import mf
@@ -74,11 +96,7 @@ def test_a_part_that_fails_leaves_its_error_on_a_written_page(tmp_path, monkeypa
     wall, cpu, error = build._run_part("mf", tmp_path, ReportConfig(quick=True), inputs)
     assert error == "ValueError: the matrix section broke"
     assert "Traceback" in (tmp_path / "mf" / "error.txt").read_text()
-    (tmp_path / "mixture").mkdir()
-    build._run_part("mixture", tmp_path, ReportConfig(quick=True), inputs)
-    run = {"config": {"seed": 0, "images": "synthetic", "matrix": "synthetic", "quick": True},
-           "provenance": {}, "durations": {}, "errors": {"mf": error, "nn": "not run"}}
-    (tmp_path / build.RUN_FILE).write_text(json.dumps(run))
+    _mixture_only_run(tmp_path, {"mf": error, "nn": "not run"})
     html = build_page(tmp_path).read_text()
     assert 'id="mixture-em"' in html and 'id="mf-error"' in html
     assert "the matrix section broke" in html and 'id="nn-error"' in html

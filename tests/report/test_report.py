@@ -114,6 +114,7 @@ def test_real_data_uses_ratings_settings_and_cifar_as_designed(real_run):
     assert [r["parameters"] for r in overall] == ["62,006", "402,250"]
 
 
+@pytest.mark.slow
 def test_page_rebuilds_elsewhere_from_saved_results_alone(small_run, tmp_path):
     source = tmp_path / "source"
     shutil.copytree(small_run.out, source)
