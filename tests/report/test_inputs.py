@@ -110,3 +110,23 @@ def test_a_networks_process_that_dies_is_an_error_on_the_page(tmp_path):
     process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"], stdout=log)
     wall, cpu, error, page = build._finish_nets(process, log, tmp_path)
     assert "exited with code 3" in error and page is None
+
+
+def test_a_failed_part_ends_the_command_with_one_line_after_writing_the_page(tmp_path,
+                                                                              monkeypatch):
+    from acmlkit.report.sections import mf
+
+    def fails(*args):
+        raise ValueError("the matrix section broke")
+
+    monkeypatch.setattr(mf, "run", fails)
+    monkeypatch.setattr(build, "_start_nets", lambda *a: (None, None))
+    monkeypatch.setattr(build, "_finish_nets", lambda *a: (0.0, 0.0, "nets skipped", None))
+    result = _report("--out", str(tmp_path))
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1 and "Traceback" not in result.output
+    line = errors[0]
+    assert "mf, nn failed" in line and "the matrix section broke" in line
+    html = (tmp_path / "report.html").read_text()
+    assert 'id="mixture-em"' in html and 'id="mf-error"' in html and 'id="nn-error"' in html

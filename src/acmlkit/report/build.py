@@ -15,7 +15,7 @@ import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from acmlkit.errors import DataError
+from acmlkit.errors import RunFailed
 from acmlkit.report.html import Figure, Section, render_page
 from acmlkit.results import load_json, save_json
 
@@ -29,8 +29,8 @@ PARTS = ("mixture", "mf", "nn")
 PART_TITLES = {"mixture": "Mixture models", "mf": "Matrix factorisation", "nn": "Neural networks"}
 
 
-class ReportError(DataError):
-    """A section could not be run; the page was written with the others."""
+class ReportError(RunFailed):
+    """A part could not be run; the page was written with the others (exit code 1)."""
 
 
 @dataclass(frozen=True)

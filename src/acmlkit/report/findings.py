@@ -103,10 +103,3 @@ def first_above(table: Table, column: str, over: str, above: float = 0.0):
         "at": None if row is None else table.text(row, over),
     }
     return row, claim
-
-
-WORDS = {
-    "lt": "lower than",
-    "gt": "higher than",
-    "eq": "the same as",
-}
