@@ -184,3 +184,29 @@ def test_page_renders_in_a_real_browser(builtin_run):
         if "CONSOLE" in line and ("Error" in line or "Uncaught" in line)
     ]
     assert not console_errors
+
+
+def test_matrix_section_reads_true_on_a_dense_csv(tmp_path):
+    """A header-less dense CSV (the notebook's layout, other size and scale): the notebook's
+    settings, no adaptation note, every finding true. The matrix part alone, to stay cheap."""
+    import numpy as np
+
+    from acmlkit.report import build
+    from acmlkit.report.html import render_page
+    from acmlkit.report.sections import mf
+
+    rng = np.random.default_rng(11)
+    dense = 5 * rng.normal(size=(90, 4)) @ rng.normal(size=(4, 120)) + rng.normal(size=(90, 120))
+    path = tmp_path / "dense.csv"
+    np.savetxt(path, dense, delimiter=",", fmt="%.4f")
+    config = build.ReportConfig(quick=True, matrix=str(path))
+    ratings, fingerprint = mf.load_matrix(config)
+    assert ratings.shape == (90, 120) and fingerprint.startswith("sha256:")
+    wall, cpu, error = build._run_part("mf", tmp_path, config, build.Inputs(ratings, None, {}))
+    assert error is None
+    sections, numbers, _ = build._build_part("mf", tmp_path, build.Drawer(tmp_path / "figures"),
+                                             None, config)
+    page = pagecheck.parse(render_page("t", sections, key_numbers=numbers))
+    assert pagecheck.check_findings(page) >= 20
+    assert not page.adaptations
+    assert {r["p"] for r in page.tables["mf-p"]} == {"0.1", "0.3", "0.5", "0.7"}
