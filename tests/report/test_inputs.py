@@ -130,3 +130,20 @@ def test_a_failed_part_ends_the_command_with_one_line_after_writing_the_page(tmp
     assert "mf, nn failed" in line and "the matrix section broke" in line
     html = (tmp_path / "report.html").read_text()
     assert 'id="mixture-em"' in html and 'id="mf-error"' in html and 'id="nn-error"' in html
+
+
+@pytest.mark.parametrize(
+    "saved, words",
+    [
+        ([], "expected an object"),
+        ({}, "field 'config'"),
+        ({"config": 5}, "field 'config'"),
+        ({"config": {"colour": 1}}, "unknown config key 'colour'"),
+        ({"config": {"seed": "0"}}, "config.seed must be int"),
+        ({"config": {"seed": 0}, "errors": []}, "'errors' must be an object"),
+    ],
+)
+def test_a_damaged_saved_run_is_one_line(tmp_path, saved, words):
+    (tmp_path / build.RUN_FILE).write_text(json.dumps(saved))
+    line = _one_line_error(runner.invoke(app, ["report", "--from", str(tmp_path)]), 1)
+    assert build.RUN_FILE in line and words in line

@@ -15,7 +15,7 @@ import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from acmlkit.errors import RunFailed
+from acmlkit.errors import DataError, RunFailed
 from acmlkit.report.html import Figure, Section, render_page
 from acmlkit.results import load_json, save_json
 
@@ -287,12 +287,39 @@ def build_page(from_dir: str | Path, out_dir: str | Path | None = None) -> Path:
             f"{source} holds no saved report run ({RUN_FILE}); run acml report --out {source}"
         )
     check_output(out)
-    run = load_json(source / RUN_FILE)
+    run, config = _load_run(source / RUN_FILE)
     drawer = Drawer(out / FIGURES)
-    config = ReportConfig(**run["config"])
-    built = {part: _build_part(part, source, drawer, run.get("errors", {}).get(part), config)
+    built = {part: _build_part(part, source, drawer, run["errors"].get(part), config)
              for part in PARTS}
     return _write_page(run, built, source, out)
+
+
+def _load_run(path: Path) -> tuple[dict, ReportConfig]:
+    """A saved ``report_run.json`` and its config, or one line naming what is wrong."""
+    import dataclasses
+
+    run = load_json(path)
+    if not isinstance(run, dict):
+        raise DataError(f"{path}: expected an object, got {type(run).__name__}")
+    config = run.get("config")
+    if not isinstance(config, dict):
+        raise DataError(f"{path}: field 'config' must be an object, got "
+                        f"{'nothing' if config is None else type(config).__name__}")
+    fields = {f.name: f.type for f in dataclasses.fields(ReportConfig)}
+    unknown = sorted(set(config) - set(fields))
+    if unknown:
+        raise DataError(f"{path}: unknown config key {unknown[0]!r} (expected "
+                        f"{', '.join(fields)})")
+    expected = {"seed": int, "images": str, "matrix": str, "quick": bool}
+    for key, value in config.items():
+        kind = expected[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise DataError(f"{path}: config.{key} must be {kind.__name__}, got {value!r}")
+    for key in ("provenance", "durations", "cpu_seconds", "errors"):
+        if not isinstance(run.setdefault(key, {}), dict):
+            raise DataError(f"{path}: field {key!r} must be an object, got "
+                            f"{type(run[key]).__name__}")
+    return run, ReportConfig(**config)
 
 
 def _build_part(part: str, source: Path, drawer: Drawer, error: str | None,
