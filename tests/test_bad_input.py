@@ -971,7 +971,7 @@ FIELD_DAMAGE = {
     "dropped": _drop,
     "null": _set(None),
     "string": _set("garbage"),
-    "nested": _set({"a": [1, {"b": 2}]}),
+    "nested": _set([1, {"b": 2}]),
 }
 DAMAGED_FIELDS = {"mixture": ["kind", "format_version", "bic", "means", "best_k", "k_values"],
                   "mf": ["kind", "format_version", "config"]}
