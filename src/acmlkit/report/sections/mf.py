@@ -168,13 +168,7 @@ def _study_findings(name: str, table: Table, result) -> list[Finding]:
         word = {"gt": "higher", "eq": "the same", "lt": "lower"}[op]
         sentence += (f"; at {symbol} = {table.shown('value', end)} it is {end_text}, {word}")
         if name == "k" and end == high and op == "gt":
-            train_op, train_claim = fd.order(table, "train", {"method": masked, "value": high},
-                                             {"method": masked, "value": best_value})
-            claims.append(train_claim)
-            if train_op == "lt":
-                sentence += (": as K grows past the best, the fit follows the training entries "
-                             "more closely (lower train MSE) and the test entries less well "
-                             "(it overfits)")
+            sentence += _overfit_words(table, values, best_value, claims)
     out.append(Finding(sentence + ".", claims))
     if "notebook" in result.config.methods:
         claims, better = [], []
@@ -195,6 +189,31 @@ def _study_findings(name: str, table: Table, result) -> list[Finding]:
             [*claims, m_claim, n_claim],
         ))
     return out
+
+
+def _overfit_words(table: Table, values: list, best, claims: list) -> str:
+    """Past the best K: does test MSE rise and train MSE fall at every step? Words and claims.
+
+    Only a rise at every step is "as K grows"; otherwise the sentence says less.
+    """
+    masked = METHODS["masked"]
+    after = values[values.index(best):]
+    steps = [(fd.order(table, "test", {"method": masked, "value": b}, {"method": masked,
+                                                                      "value": a}),
+              fd.order(table, "train", {"method": masked, "value": b}, {"method": masked,
+                                                                       "value": a}))
+             for a, b in zip(after, after[1:])]
+    test_rises = all(t[0] == "gt" for t, _ in steps)
+    train_falls = all(r[0] == "lt" for _, r in steps)
+    if test_rises and train_falls:
+        claims.extend(c[1] for step in steps for c in step)
+        return (": at every step up from the best K the train MSE falls and the test MSE "
+                "rises, the fit follows the training entries ever more closely and the test "
+                "entries less well (it overfits as K grows)")
+    if test_rises:
+        claims.extend(t[1] for t, _ in steps)
+        return ": past the best K the test MSE rises at every step"
+    return ""
 
 
 def _grid_section(grid, draw, data_line):
