@@ -68,6 +68,44 @@ def predict_entries(rows, cols, U, V, row_bias, col_bias, mean) -> np.ndarray:
 
 # Largest m * n (entries, float64) for which predict_entries forms U V^T: 128 MB.
 _DENSE_PREDICT_MAX = 16_000_000
+# Largest m * n for which spectral_factors runs a dense SVD (32 MB, under a second).
+_DENSE_SVD_MAX = 4_000_000
+
+
+def spectral_factors(train: Ratings, n_factors: int, mean: float, rng) -> np.ndarray:
+    """Column factors from the truncated SVD of the rescaled observed matrix.
+
+    The observed entries less ``mean``, zero elsewhere and divided by the observed
+    fraction, estimate the full matrix without bias under uniform sampling; its
+    top ``K`` right singular vectors times the square roots of their singular
+    values start both sides at a balanced scale.
+
+    Parameters
+    ----------
+    train : Ratings of shape (m, n)
+    n_factors : int
+    mean : float
+    rng : numpy Generator
+        Starts the iterative SVD of a large matrix (unused for a small one).
+
+    Returns
+    -------
+    ndarray of shape (n, K)
+    """
+    import scipy.sparse as sp
+
+    m, n = train.shape
+    K = n_factors
+    fraction = train.nnz / (m * n)
+    X = sp.csr_matrix(((train.values - mean) / fraction, (train.rows, train.cols)), shape=(m, n))
+    if m * n <= _DENSE_SVD_MAX or K >= min(m, n) - 1:
+        _, s, vt = np.linalg.svd(X.toarray(), full_matrices=False)
+        s, vt = s[:K], vt[:K]
+    else:
+        from scipy.sparse.linalg import svds
+
+        _, s, vt = svds(X, k=K, v0=rng.standard_normal(min(m, n)))
+    return vt.T * np.sqrt(s)
 
 
 def estimate_fit_bytes(m: int, n: int, nnz: int, n_factors: int, n_init: int, *,
@@ -141,8 +179,19 @@ class ALS(RecommenderMixin, BaseEstimator):
         Full sweeps (rows then columns).
     tol : float
         Stop when the objective falls by less than ``tol`` relative to its value.
+    init : {"svd", "random"}
+        How the column factors start. ``"svd"``: the top ``K`` singular vectors of
+        the observed entries (less the mean when fitting biases), zero-filled and
+        divided by the observed fraction, scaled by the square roots of their
+        singular values (the spectral start of Jain, Netrapalli and Sanghavi 2013);
+        further models of ``n_init`` add ``init_scale`` Gaussian noise to it.
+        ``"random"``: Gaussian entries of standard deviation ``init_scale``. On a
+        sparsely observed dense matrix random starts can leave a column's factor in
+        a spike that 30 sweeps do not deflate (about one fit in five at p = 0.1 on
+        the synthetic 375 x 500 matrix, lambda = 0.01); the spectral start does not.
+        The notebook's method keeps its own uniform start.
     init_scale : float
-        Standard deviation of the initial column factors.
+        Standard deviation of the random initial column factors.
     early_stopping : bool
         Carve ``validation_fraction`` of the training entries off, stop when the
         validation RMSE has not improved for ``n_iter_no_change`` sweeps, and keep
@@ -194,6 +243,7 @@ class ALS(RecommenderMixin, BaseEstimator):
         method: str = "masked",
         max_iter: int | None = None,
         tol: float = 1e-6,
+        init: str | None = None,
         init_scale: float = 0.1,
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
@@ -211,6 +261,7 @@ class ALS(RecommenderMixin, BaseEstimator):
         self.method = method
         self.max_iter = max_iter
         self.tol = tol
+        self.init = init
         self.init_scale = init_scale
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -252,6 +303,7 @@ class ALS(RecommenderMixin, BaseEstimator):
             if params[name] != "auto":
                 check_real(params[name], name, low=0)
         check_choice(params["method"], "method", {"masked", "notebook"})
+        check_choice(params["init"], "init", {"svd", "random"})
         check_int(params["max_iter"], "max_iter", low=1)
         check_real(params["tol"], "tol", low=0)
         check_real(params["reg_exponent"], "reg_exponent", low=0, high=1)
@@ -396,8 +448,7 @@ class ALS(RecommenderMixin, BaseEstimator):
             sweeps = notebook_sweeps(train, K, params["u_lambda"], params["v_lambda"],
                                      member_rngs, dtype)
         else:
-            V = np.stack([params["init_scale"] * r.standard_normal((n, K))
-                          for r in member_rngs]).astype(dtype)
+            V = self._initial_factors(params, train, member_rngs).astype(dtype)
             sweeps = self._masked_sweeps(params, train, V, with_bias)
 
         self.history_ = []
@@ -432,6 +483,15 @@ class ALS(RecommenderMixin, BaseEstimator):
             int(np.argmin([h["val_rmse"] for h in self.history_])) + 1 if val is not None
             else self.n_iter_
         )
+
+    def _initial_factors(self, params, train: Ratings, rngs) -> np.ndarray:
+        """Column factors of shape (len(rngs), n, K) to start the masked sweeps from."""
+        n, K, scale = train.shape[1], params["n_factors"], params["init_scale"]
+        if params["init"] == "random":
+            return np.stack([scale * r.standard_normal((n, K)) for r in rngs])
+        start = spectral_factors(train, K, self.mean_, rngs[0])
+        return np.stack([start] + [start + scale * r.standard_normal((n, K))
+                                   for r in rngs[1:]])
 
     def _masked_sweeps(self, params, train, V, with_bias):
         """Masked ALS sweeps, rows then columns, forever; yields (U, V, b, c, sse)."""

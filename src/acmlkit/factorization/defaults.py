@@ -16,12 +16,15 @@ import numpy as np
 from acmlkit.factorization.data import Ratings
 
 # The defaults of a fit on a dense, notebook-style matrix (the notebook's model, masked).
+# The spectral start: random starts leave about one fit in five on a sparsely observed
+# dense matrix in a spike 30 sweeps do not deflate. Ratings keep random starts, which
+# n_init averages (a deterministic start would make its models alike).
 DENSE_FIT = dict(n_factors=8, u_lambda=0.1, v_lambda=0.1, bias_lambda=1.0, biases=True,
-                 reg_exponent=0.0, n_init=1, max_iter=30)
+                 reg_exponent=0.0, n_init=1, max_iter=30, init="svd")
 # The defaults of a fit on rating triples. "auto": chosen on entries carved from the
 # training side among LAMBDA_GRID times the ratings' standard deviation.
 RATINGS_FIT = dict(n_factors=4, u_lambda="auto", v_lambda="auto", bias_lambda=1.0,
-                   biases=True, reg_exponent=0.5, n_init=8, max_iter=10)
+                   biases=True, reg_exponent=0.5, n_init=8, max_iter=10, init="random")
 # Factor penalties tried by u_lambda="auto", in units of the ratings' standard
 # deviation (a factor penalty scales with the ratings' scale; on MovieLens 100K,
 # std 1.13, the best was 0.8). The largest all but removes the factors, so the
@@ -49,7 +52,7 @@ def fit_defaults(ratings: Ratings) -> tuple[dict, str]:
             "rating range)")
     return dict(DENSE_FIT), (
         "a dense matrix (the notebook's layout): the notebook-style defaults, K = 8, "
-        "lambda = 0.1, plain ridge penalties with mean and biases")
+        "lambda = 0.1, plain ridge penalties with mean and biases, a spectral (SVD) start")
 
 
 def lambda_candidates(values: np.ndarray) -> tuple[float, ...]:
