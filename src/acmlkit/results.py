@@ -95,9 +95,14 @@ def load_json(path: str | Path) -> Any:
     if not path.is_file():
         raise FileNotFoundError(f"no results file at {path}")
     try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return json.loads(path.read_text(), parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
         raise DataError(f"{path} is not valid JSON: {exc}") from None
+
+
+def _reject_constant(name: str):
+    # save_json writes with allow_nan=False, so NaN/Infinity mean an edited or damaged file.
+    raise ValueError(f"it holds {name}, which acmlkit never writes (edited or damaged)")
 
 
 def save_csv(rows: list[dict[str, Any]], path: str | Path) -> Path:
@@ -134,6 +139,8 @@ def from_dict(cls, data: dict[str, Any], *, source: str = "saved result"):
             if required:
                 raise DataError(f"{source}: missing field {cls.__name__}.{f.name}")
             continue
+        if data[f.name] is None and f.default is not None and not _optional(hints[f.name]):
+            raise DataError(f"{source}: field {cls.__name__}.{f.name} is null")
         kwargs[f.name] = _rebuild(hints[f.name], data[f.name], f"{source}: {cls.__name__}.{f.name}")
     try:
         return cls(**kwargs)
@@ -166,9 +173,25 @@ def _rebuild(annotation, value, where: str):
         return tuple(value)
     if origin is dict and not isinstance(value, dict):
         raise DataError(f"{where}: expected an object, got {_kind_of(value)}")
-    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+    if annotation in _SCALARS and not (
+        isinstance(value, _SCALARS[annotation])
+        and (annotation is bool or not isinstance(value, bool))
+    ):
+        raise DataError(f"{where}: expected {annotation.__name__}, got {_kind_of(value)}")
+    if annotation is float and isinstance(value, int):
         return float(value)
     return value
+
+
+# The JSON types a field of each scalar annotation may hold (ints pass for floats).
+_SCALARS = {float: (int, float), int: (int,), str: (str,), bool: (bool,)}
+
+
+def _optional(annotation) -> bool:
+    if annotation is Any:
+        return True
+    origin = typing.get_origin(annotation)
+    return origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(annotation)
 
 
 def _kind_of(value) -> str:
