@@ -143,6 +143,11 @@ def _chain(first, rows):
     yield from rows
 
 
+# Covariances sum squares of the values over all points: beyond this they overflow float64
+# (about 1.8e308) long before any real measurement gets there.
+MAX_ABS_VALUE = 1e100
+
+
 def _parse_row(path, line, cells, width, header, allow_missing) -> list[float]:
     if len(cells) != width:
         raise DataError(
@@ -157,6 +162,12 @@ def _parse_row(path, line, cells, width, header, allow_missing) -> list[float]:
                     f"{path}: row {line}, column {j + 1}: expected a finite number, got {cell!r}"
                 )
             raise _cell_error(path, line, j, header, cell, allow_missing)
+        if abs(value) > MAX_ABS_VALUE:
+            raise DataError(
+                f"{path}: row {line}, column {j + 1}: {cell!r} is too large (|x| > "
+                f"{MAX_ABS_VALUE:.0e}): EM's sums of squares would overflow float64; rescale "
+                "the data"
+            )
         row.append(value)
     return row
 
