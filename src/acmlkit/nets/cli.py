@@ -34,6 +34,7 @@ class RecipeName(enum.StrEnum):
     notebook = "notebook"
     fast = "fast"
     small = "small"
+    accurate = "accurate"
 
 
 class Condition(enum.StrEnum):
