@@ -20,6 +20,8 @@ $(VENV)/.bench: $(VENV)/.dev
 
 demo: $(VENV)/.dev
 	$(BIN)/acml report --out $(OUT)
+	@echo "acml is installed in $(VENV), not on your PATH: run $(BIN)/acml --help," \
+		"or 'source $(BIN)/activate' once per shell and then acml --help"
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check src tests benchmarks
