@@ -88,9 +88,3 @@ def check_random_state(random_state) -> np.random.Generator:
     raise ValueError(
         f"random_state must be None, an int or a numpy Generator, got {random_state!r}"
     )
-
-
-def spawn_generators(seed: int, names: list[str]) -> dict[str, np.random.Generator]:
-    """Generators for ``names`` of one run: ``RunContext(seed).stream(name)`` for each."""
-    ctx = RunContext(seed)
-    return {name: ctx.stream(name) for name in names}
