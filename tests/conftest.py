@@ -77,5 +77,10 @@ def trials_module(tmp_path_factory, monkeypatch):
     (folder / f"{MODULE}.py").write_text(textwrap.dedent(TRIALS))
     monkeypatch.syspath_prepend(str(folder))
     monkeypatch.setenv("PYTHONPATH", str(folder))
+    # joblib reuses its worker processes across calls; workers started by an earlier test
+    # never saw this PYTHONPATH and cannot import the module, so start fresh ones.
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)
     yield MODULE
     sys.modules.pop(MODULE, None)
