@@ -5,6 +5,10 @@ class DataError(ValueError):
     """Input data is malformed: bad shape, NaN, non-numeric cell, corrupt file."""
 
 
+class InsufficientMemory(DataError, MemoryError):
+    """Work refused up front: its estimated memory exceeds what the machine has free."""
+
+
 class ChecksumError(DataError):
     """A downloaded or cached file does not match its published checksum."""
 

@@ -8,10 +8,11 @@ to import.
 from __future__ import annotations
 
 import math
+import os
 from numbers import Integral, Real
 from typing import TYPE_CHECKING
 
-from acmlkit.errors import DataError
+from acmlkit.errors import DataError, InsufficientMemory
 
 if TYPE_CHECKING:
     import numpy as np
@@ -106,3 +107,32 @@ def check_choice(value, name: str, choices) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
     return value
+
+
+def available_memory() -> int | None:
+    """Bytes the system can give now (MemAvailable on Linux, else free pages), or None."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(needed: int, what: str, advice: str) -> None:
+    """Refuse, before any work, ``what`` when its estimate ``needed`` (bytes) cannot fit.
+
+    Raises :class:`InsufficientMemory` (a ValueError and a MemoryError) naming both
+    numbers and ``advice``; where free memory cannot be read, the work is tried.
+    """
+    available = available_memory()
+    if available is not None and needed > available:
+        raise InsufficientMemory(
+            f"{what} needs about {needed / 2**30:.1f} GiB but {available / 2**30:.1f} GiB "
+            f"is available; {advice}"
+        )

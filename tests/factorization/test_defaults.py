@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from acmlkit import validation
 from acmlkit.factorization import ALS, DampedBaseline
-from acmlkit.factorization import als as als_module
 from acmlkit.factorization import experiments as ex
 from acmlkit.factorization.data import ratings_from_triples, read_ratings, synthetic
 from acmlkit.factorization.metrics import rmse
@@ -86,7 +86,7 @@ def test_sizes_that_cannot_fit_are_refused_with_the_estimate(monkeypatch):
     ratings = synthetic(60, 50, rank=2, seed=0)
     with pytest.raises(ValueError, match=r"needs about [\d.]+ GiB but [\d.]+ GiB is available"):
         ALS(n_init=10**7).fit(ratings)
-    monkeypatch.setattr(als_module, "available_bytes", lambda: 10 * 2**20)
+    monkeypatch.setattr(validation, "available_memory", lambda: 10 * 2**20)
     with pytest.raises(ValueError, match="lower n_init or n_factors"):
         ALS(n_init=5000).fit(ratings)
     ALS(n_init=2, max_iter=2).fit(ratings)  # a size that fits still runs

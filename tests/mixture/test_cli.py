@@ -141,7 +141,7 @@ def test_byte_order_mark_and_header_keep_every_data_row(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["-k", "1..1000000000"], "of memory but"),
+        (["-k", "1..1000000000"], "GiB but"),
         (["-k", "1..900"], "n_samples=60 < 900"),
         (["-k", "5..2"], "range LOW..HIGH"),
         (["--n-init", "5000"], "--n-init"),

@@ -22,7 +22,6 @@ settings for a dense matrix, the settings that win on ratings for rating triples
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -44,7 +43,7 @@ from acmlkit.factorization.recommender import RecommenderMixin, to_ratings
 from acmlkit.factorization.solvers import batched_half_step, observed_pattern
 from acmlkit.factorization.splits import carve_validation
 from acmlkit.rng import check_random_state
-from acmlkit.validation import check_choice, check_int, check_real
+from acmlkit.validation import check_choice, check_int, check_memory, check_real
 
 __all__ = ["ALS", "as_ratings", "estimate_fit_bytes", "notebook_half_step", "predict_entries",
            "rmse"]
@@ -126,21 +125,6 @@ def estimate_fit_bytes(m: int, n: int, nnz: int, n_factors: int, n_init: int, *,
     if notebook:
         total += 2 * itemsize * m * n
     return int(total)
-
-
-def available_bytes() -> int | None:
-    """Memory the system can give now (MemAvailable), or None where unknown."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 class ALS(RecommenderMixin, BaseEstimator):
@@ -316,13 +300,12 @@ class ALS(RecommenderMixin, BaseEstimator):
         needed = estimate_fit_bytes(
             m, n, train.nnz, params["n_factors"], params["n_init"], biases=params["biases"],
             itemsize=np.dtype(params["dtype"]).itemsize, notebook=params["method"] == "notebook")
-        available = available_bytes()
-        if available is not None and needed > available:
-            raise ValueError(
-                f"a fit with n_factors={params['n_factors']}, n_init={params['n_init']} on a "
-                f"{m} x {n} matrix needs about {needed / 2**30:.1f} GiB but "
-                f"{available / 2**30:.1f} GiB is available; lower n_init or n_factors"
-            )
+        check_memory(
+            needed,
+            f"a fit with n_factors={params['n_factors']}, n_init={params['n_init']} on a "
+            f"{m} x {n} matrix",
+            "lower n_init or n_factors",
+        )
 
     # ----------------------------------------------------------------- fit
     def fit(self, X, y=None, *, test=None, callback: Callable[[dict], None] | None = None) -> ALS:

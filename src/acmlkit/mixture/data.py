@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from acmlkit.errors import DataError
+from acmlkit.validation import check_memory
 
 # Cells read as a missing value when missing values are allowed.
 MISSING_CELLS = frozenset({"", "nan", "na", "n/a", "null", "?"})
@@ -263,21 +263,6 @@ def parse_k_values(
 
 
 # ------------------------------------------------------------ memory checks
-def available_memory() -> int:
-    """Bytes this process can still allocate: MemAvailable (Linux), else free pages."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 1 << 62
-
-
 def fit_bytes(n: int, D: int, K: int, covariance_type: str, chunk_rows: int | None = None) -> int:
     """Peak bytes of one EM fit: features, responsibilities and parameters (float64).
 
@@ -295,14 +280,8 @@ def fit_bytes(n: int, D: int, K: int, covariance_type: str, chunk_rows: int | No
 
 def check_fit_size(n: int, D: int, K: int, covariance_type: str, chunk_rows=None) -> None:
     """Refuse a fit that cannot fit in memory, before any work, with the estimate."""
-    need = fit_bytes(n, D, K, covariance_type, chunk_rows)
-    have = available_memory()
-    if need > have:
-        raise DataError(
-            f"a fit with K={K} components on {n} x {D} points needs about {_gb(need)} of memory "
-            f"but {_gb(have)} is available; lower -k, or use --stream for large files"
-        )
-
-
-def _gb(nbytes: int) -> str:
-    return f"{nbytes / 2**30:.3g} GiB"
+    check_memory(
+        fit_bytes(n, D, K, covariance_type, chunk_rows),
+        f"a fit with K={K} components on {n} x {D} points",
+        "lower -k, or use --stream for large files",
+    )

@@ -25,7 +25,7 @@ from acmlkit.download import cache_dir, fetch
 from acmlkit.errors import DataError
 from acmlkit.progress import progress
 from acmlkit.rng import RunContext
-from acmlkit.validation import check_int
+from acmlkit.validation import check_int, check_memory
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -705,19 +705,6 @@ def _shapes(n: int, size: int, noise: float, rng: np.random.Generator):
     return np.clip(images, 0, 255).astype(np.uint8), y.astype(np.int64)
 
 
-def _check_memory(needed: int, what: str) -> None:
-    """Refuse up front, with the estimate, work that cannot fit in this machine's memory."""
-    try:
-        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):  # not on this platform: let it try
-        return
-    if needed > available:
-        raise MemoryError(
-            f"{what} needs about {needed / 2**30:.1f} GiB, and {available / 2**30:.1f} GiB "
-            "are available; ask for fewer images"
-        )
-
-
 def make_shapes(
     n_train: int = 10_000,
     n_test: int = 2_000,
@@ -742,10 +729,11 @@ def make_shapes(
     check_int(n_train, "n_train", low=1)
     check_int(n_test, "n_test", low=1)
     check_int(image_size, "image_size", low=12)
-    _check_memory(
+    check_memory(
         # Per image: two float32 offset grids, a mask, and float64 images and noise.
         max(n_train, n_test) * image_size**2 * (4 + 4 + 1 + 2 * 3 * 8),
         f"generating {n_train:,} + {n_test:,} synthetic {image_size}x{image_size} images",
+        "ask for fewer images",
     )
     ctx = seed if isinstance(seed, RunContext) else RunContext(seed)
     x_train, y_train = _shapes(n_train, image_size, noise, ctx.stream("shapes-train"))
