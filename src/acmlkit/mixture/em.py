@@ -185,17 +185,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             engine = _CompleteEngine(kernel, features, weight)
             init_X, init_kernel, init_features = Xc, kernel, features
 
-        best = None
-        for init in range(1 if warm else self.n_init):
-            if warm:
-                params = (self.weights_, self.means_ - center, self.precisions_cholesky_)
-            else:
-                params = self._initial_parameters(
-                    init_X, center, init_features, weight, init_kernel, rng
-                )
-            run = self._run_em(engine, params, init)
-            if best is None or run["lower_bound"] > best["lower_bound"]:
-                best = run
+        init_data = (init_X, init_features, weight, init_kernel)
+        best = self._best_run(engine, warm, center, init_data, rng)
         self._store(best, center, D, float(n if weight is None else weight.sum()))
         return self
 
@@ -245,19 +236,30 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         init_kernel = make_kernel(self.covariance_type, K, D, dtype)
         init_kernel.prepare(init_X, None)
         init_features = _FeatureSource(init_kernel, init_X)
+        init_data = (init_X, init_features, None, init_kernel)
+        best = self._best_run(engine, warm, center, init_data, rng)
+        self._store(best, center, D, float(n))
+        return self
+
+    def _best_run(self, engine, warm: bool, center, init_data, rng) -> dict:
+        """EM from each of ``n_init`` starts (or the warm start); the run with the best bound.
+
+        ``init_data`` is ``(X, features, sample_weight, kernel)`` of the points the
+        initialisations are drawn from.
+        """
+        init_X, init_features, weight, init_kernel = init_data
         best = None
         for init in range(1 if warm else self.n_init):
             if warm:
                 params = (self.weights_, self.means_ - center, self.precisions_cholesky_)
             else:
                 params = self._initial_parameters(
-                    init_X, center, init_features, None, init_kernel, rng
+                    init_X, center, init_features, weight, init_kernel, rng
                 )
             run = self._run_em(engine, params, init)
             if best is None or run["lower_bound"] > best["lower_bound"]:
                 best = run
-        self._store(best, center, D, float(n))
-        return self
+        return best
 
     def partial_fit(self, X, y=None, sample_weight=None) -> GaussianMixture:
         """One step of stepwise online EM (Cappe & Moulines, 2009) on a chunk ``X`` (n, D).
