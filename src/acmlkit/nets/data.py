@@ -23,6 +23,7 @@ import numpy as np
 
 from acmlkit.download import cache_dir, fetch
 from acmlkit.errors import DataError
+from acmlkit.processes import pid_alive
 from acmlkit.progress import progress
 from acmlkit.rng import RunContext
 from acmlkit.validation import check_int, check_memory
@@ -302,18 +303,8 @@ def _remove_stale_parts(folder: Path) -> None:
     """Delete ``.part`` folders left by extractions whose process no longer runs."""
     for part in folder.glob(f".{CIFAR10_FOLDER}.*.part"):
         pid = part.name.split(".")[-2]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(part, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _with_member(archive: Path, name: str, func, *args, **kwargs):

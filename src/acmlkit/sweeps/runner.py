@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from acmlkit.errors import DataError
+from acmlkit.processes import pid_alive
 from acmlkit.progress import progress
 from acmlkit.results import save_json
 from acmlkit.sweeps.registry import check_allowed, check_parameters, resolve
@@ -98,21 +99,11 @@ def watch_parent(parent_pid: int) -> None:
         while True:
             time.sleep(WATCH_INTERVAL)
             ppid = os.getppid()
-            if ppid != original or not _alive(parent_pid):
+            if ppid != original or not pid_alive(parent_pid):
                 _kill_descendants(os.getpid())
                 os._exit(1)
 
     threading.Thread(target=watch, name="acml-parent-watch", daemon=True).start()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _children(pid: int) -> list:
