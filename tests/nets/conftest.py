@@ -11,6 +11,8 @@ import torch
 from PIL import Image
 
 from acmlkit.nets.data import make_shapes
+from acmlkit.nets.models import NetConfig
+from acmlkit.nets.recipes import Recipe
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -129,3 +131,17 @@ def user_cache(monkeypatch):
         monkeypatch.delenv("ACMLKIT_DATA", raising=False)
     else:
         monkeypatch.setenv("ACMLKIT_DATA", USER_CACHE)
+
+
+# A 16 x 16 CNN and a two-epoch recipe: trainer and checkpoint tests in about a second.
+CONFIG = NetConfig("cnn", in_channels=3, height=16, width=16, n_classes=4)
+QUICK = Recipe(optimizer="sgd", lr=0.02, batch_size=16, epochs=2, schedule="onecycle",
+               flip=True, label_smoothing=0.1, normalize="channel")
+
+
+@pytest.fixture
+def tiny():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, size=(96, 3, 16, 16), dtype=np.uint8)
+    y = rng.integers(0, 4, size=96)
+    return x[:64], y[:64], x[64:], y[64:]

@@ -10,20 +10,9 @@ from acmlkit.errors import DataError
 from acmlkit.nets.checkpoint import FORMAT_VERSION, load_model, read_state, write_state
 from acmlkit.nets.inference import to_tensor
 from acmlkit.nets.models import NetConfig
-from acmlkit.nets.recipes import Recipe
 from acmlkit.nets.trainer import Trainer
 
-CONFIG = NetConfig("cnn", in_channels=3, height=16, width=16, n_classes=4)
-QUICK = Recipe(optimizer="sgd", lr=0.02, batch_size=16, epochs=2, schedule="onecycle",
-               flip=True, label_smoothing=0.1, normalize="channel")
-
-
-@pytest.fixture
-def tiny():
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, size=(96, 3, 16, 16), dtype=np.uint8)
-    y = rng.integers(0, 4, size=96)
-    return x[:64], y[:64], x[64:], y[64:]
+from .conftest import CONFIG, QUICK
 
 
 @pytest.fixture
