@@ -178,12 +178,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             init_features = _FeatureSource(init_kernel, init_X)
         else:
             center = np.average(X, axis=0, weights=weight).astype(np.float64)
-            Xc = (X - center.astype(X.dtype)).astype(X.dtype, copy=False)
             kernel = make_kernel(self.covariance_type, K, D, X.dtype)
-            kernel.prepare(Xc, weight)
-            features = _FeatureSource(kernel, Xc)
+            features = _FeatureSource(kernel, X, center)
+            init_X = features.centred
+            kernel.prepare(init_X, weight)
             engine = _CompleteEngine(kernel, features, weight)
-            init_X, init_kernel, init_features = Xc, kernel, features
+            init_kernel, init_features = kernel, features
 
         init_data = (init_X, init_features, weight, init_kernel)
         best = self._best_run(engine, warm, center, init_data, rng)
@@ -228,14 +228,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         engine = _ChunkEngine(kernel, source, center, self)
         if self.covariance_type == "tied":
             kernel._scatter = None
-            for chunk in engine.centred_chunks():
-                kernel.prepare_add(chunk, None)
+            for features in engine.chunk_features():
+                kernel.prepare_add(features.centred, None)
         warm = self._check_warm(D)
         rng = check_random_state(self.random_state)
-        init_X = (np.vstack(sample) - center.astype(dtype)).astype(dtype, copy=False)
         init_kernel = make_kernel(self.covariance_type, K, D, dtype)
+        init_features = _FeatureSource(init_kernel, np.vstack(sample), center)
+        init_X = init_features.centred
         init_kernel.prepare(init_X, None)
-        init_features = _FeatureSource(init_kernel, init_X)
         init_data = (init_X, init_features, None, init_kernel)
         best = self._best_run(engine, warm, center, init_data, rng)
         self._store(best, center, D, float(n))
@@ -283,10 +283,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         chunk_weight = float(X.shape[0] if weight is None else weight.sum())
         if online is None:
             center = np.average(X, axis=0, weights=weight).astype(np.float64)
-            Xc = (X - center.astype(X.dtype)).astype(X.dtype, copy=False)
             kernel = make_kernel(self.covariance_type, K, D, X.dtype)
+            features = _FeatureSource(kernel, X, center)
+            Xc = features.centred
             kernel.prepare(Xc, weight)
-            features = _FeatureSource(kernel, Xc)
             rng = check_random_state(self.random_state)
             # Of n_init initialisations, the one the chunk likes best starts the stream.
             best_ll = -np.inf
@@ -302,9 +302,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             self.n_samples_seen_ = 0.0
         else:
             center, kernel = online["center"], online["kernel"]
-            Xc = (X - center.astype(X.dtype)).astype(X.dtype, copy=False)
             # One pass per chunk: caching its features would only add memory.
-            features = _FeatureSource(kernel, Xc, cache=False)
+            features = _FeatureSource(kernel, X, center, cache=False)
+            Xc = features.centred
         kernel.set_parameters(*online["params"])
         log_lik, stats = _CompleteEngine(kernel, features, weight).e_pass_stats()
         if self.covariance_type == "tied":
@@ -542,7 +542,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             return self._missing_pass(X, center)[0]
         kernel = make_kernel(self.covariance_type, self.n_components, X.shape[1], X.dtype)
         kernel.set_parameters(self.weights_, self.means_ - center, self.precisions_cholesky_)
-        features = _FeatureSource(kernel, X - center.astype(X.dtype), cache=False)
+        features = _FeatureSource(kernel, X, center, cache=False)
         out = np.empty((self.n_components, X.shape[0]), dtype=X.dtype)
         for points in features.chunks():
             out[:, points] = kernel.log_prob(features[points])
@@ -697,22 +697,20 @@ class _ChunkEngine(_KernelStats):
         self.center = center
         self.model = model
 
-    def centred_chunks(self):
+    def chunk_features(self):
+        """A feature source (not cached) per chunk of the data, centred."""
         for chunk in self.source():
             chunk = self.model._validate(chunk, reset=False)
-            yield (chunk - self.center.astype(chunk.dtype)).astype(chunk.dtype, copy=False)
+            yield _FeatureSource(self.kernel, chunk, self.center, cache=False)
 
     def e_pass(self, params):
         self.kernel.set_parameters(*params)
         stats = self.kernel.new_stats()
         log_lik, n = 0.0, 0
-        for Xc in self.centred_chunks():
-            engine = _CompleteEngine(
-                self.kernel, _FeatureSource(self.kernel, Xc, cache=False), None
-            )
-            chunk_ll, chunk_stats = engine.e_pass_stats()
+        for features in self.chunk_features():
+            chunk_ll, chunk_stats = _CompleteEngine(self.kernel, features, None).e_pass_stats()
             log_lik += chunk_ll
-            n += Xc.shape[0]
+            n += features.n
             for name, value in chunk_stats.items():
                 stats[name] += value
         return log_lik / n, stats
@@ -733,26 +731,43 @@ def _shift_covariances(cov, shift, idx, nk, kind):
 
 
 class _FeatureSource:
-    """A kernel's features (width, n) of ``X`` (n, D) by chunks of points:
-    computed once and kept when they fit in the cache budget, else recomputed
-    per chunk on each pass."""
+    """A kernel's features (width, n) of the points ``X`` (n, D) less ``center``,
+    by chunks of points: computed once and kept when they fit in the cache
+    budget, else recomputed per chunk on each pass.
 
-    def __init__(self, kernel, X: np.ndarray, cache: bool = True):
+    ``center`` None takes ``X`` as already centred.
+    """
+
+    def __init__(self, kernel, X: np.ndarray, center=None, cache: bool = True):
         self._kernel = kernel
-        self._n = X.shape[0]
-        self._XT = np.ascontiguousarray(X.T)
-        widest = max(kernel.width, kernel.K * kernel.D)
-        self._step = max(256, _CHUNK_ELEMENTS // widest)
+        n, D = X.shape
+        self._n = n
+        self._step = max(256, _CHUNK_ELEMENTS // kernel.chunk_width)
         self._cached = None
-        if cache and self._n * kernel.width * X.itemsize <= _FEATURE_CACHE_BYTES:
-            self._cached = np.empty((kernel.width, self._n), dtype=X.dtype)
+        if cache and n * kernel.width * X.itemsize <= _FEATURE_CACHE_BYTES:
+            self._cached = np.empty((kernel.width, n), dtype=X.dtype)
+            self._XT = self._cached[kernel.width - D :]
+        else:
+            self._XT = np.empty((D, n), dtype=X.dtype)
+        # Centring and transposing in one pass, by blocks of rows that stay in cache.
+        shift = None if center is None else np.asarray(center).astype(X.dtype)[:, None]
+        for points in self.chunks():
+            if shift is None:
+                self._XT[:, points] = X[points].T
+            else:
+                np.subtract(X[points].T, shift, out=self._XT[:, points])
+        if self._cached is not None:
             for points in self.chunks():
-                self._cached[:, points] = kernel.features(self._XT[:, points])
-            self._XT = None  # the cached features hold everything the passes need
+                kernel.fill_features(self._cached[:, points])
 
     @property
     def n(self) -> int:
         return self._n
+
+    @property
+    def centred(self) -> np.ndarray:
+        """The centred points (n, D), a view."""
+        return self._XT.T
 
     def chunks(self):
         for start in range(0, self._n, self._step):
