@@ -1,20 +1,33 @@
 """Exact EM for Gaussian mixtures with entries missing at random.
 
 For a row with observed coordinates o and missing m, and a component with
-mean mu and precision P = Sigma^-1, write r = x - mu with r_m = 0 and u = P r.
-Then (Schur complements of P; Ghahramani & Jordan, 1994 for the EM):
+mean mu and precision P = Sigma^-1, let x0 be the row with zeros at m,
+a = mu with zeros at m, r = x0 - a and u = P r.  Then (Schur complements of
+P; Ghahramani & Jordan, 1994 for the EM):
 
     r_o^T Sigma_oo^-1 r_o = r^T u - u_m^T P_mm^-1 u_m
     log det Sigma_oo      = log det Sigma + log det P_mm
-    E[x_m | x_o]          = mu_m - P_mm^-1 u_m
+    E[x_m | x_o]          = f = mu_m - P_mm^-1 u_m
     Cov[x_m | x_o]        = P_mm^-1
 
-so every row needs one D x D product per component (a matrix product over
-all rows at once) plus small m x m work, and the m x m inverses are computed
-once per distinct missingness pattern. Rows are processed in blocks, grouped
-within a block by their number of missing entries so the small work is
-batched too. The M-step uses the expected statistics sum r x_hat and
-sum r (x_hat x_hat^T + Cov), for every covariance type.
+and r^T P r = (x0^T P x0 - 2 mu^T P x0) + 2 mu_m^T (P x0)_m + a^T P a.  The
+bracket is the complete-data quadratic form of x0, linear in the quadratic
+features of x0: one (K, width) x (width, n) product, as for complete data.
+Everything else is a correction at the missing slots only:
+
+- (P x0)_m: for each column j one (K, D) x (D, n_j) product over the n_j rows
+  missing j (their x0 gathered once per fit), about c/D of a full P x0;
+- a^T P a, (P a)_m, P_mm^-1 and log det P_mm per missingness pattern, not per
+  row; the inverses by bordering along a prefix tree of the patterns' sorted
+  missing columns, O(c^2) per pattern instead of O(c^3);
+- c x c products per row for P_mm^-1 u_m, vectorised over the rows of one
+  number of missing entries c.
+
+The M-step's E[x x^T] = x0 x0^T + x0 f^T + f x0^T + f f^T + P_mm^-1 is
+accumulated the same way: the x0 x0^T part by the quadratic features, the
+cross part by one product per column j over the rows missing j, and the
+(m, m) block reduced per pattern (rows are sorted by pattern) before one
+scatter.  Temporaries are O(n K c) at most, never O(n K D^2).
 """
 
 from __future__ import annotations
@@ -25,8 +38,14 @@ from acmlkit.errors import DataError
 from acmlkit.mixture._kernels import normalise_in_place
 from acmlkit.mixture.densities import LOG_2PI, log_det_precision_cholesky
 
-# Rows per block: the (rows, K, D) temporaries stay at a few MiB for D=16, K=8.
-_BLOCK_ROWS = 8192
+# Elements per temporary of the row-level work: small enough to stay in cache.
+_BLOCK_ELEMENTS = 1 << 18
+# Mean rows per pattern below which the (m, m) statistics are scattered per row.
+_MIN_RUN = 6
+# Elements per chunk of the quadratic features.
+_FEATURE_ELEMENTS = 1 << 21
+# The quadratic features of x0 are kept between EM iterations up to this size.
+_FEATURE_CACHE_BYTES = 1 << 30
 
 
 def dense_precisions(prec_chol, covariance_type: str, K: int, D: int) -> np.ndarray:
@@ -41,48 +60,157 @@ def dense_precisions(prec_chol, covariance_type: str, K: int, D: int) -> np.ndar
     return (pc**2)[:, None, None] * np.eye(D)
 
 
+def border_inverse(inverse, log_det, b, d):
+    """Inverses of SPD matrices [[A, b], [b^T, d]] from A^-1, by the Schur complement.
+
+    Parameters
+    ----------
+    inverse : array (..., t, t, B)
+        A^-1 for each matrix; the batch axis last keeps the arithmetic on long rows.
+    log_det : array (..., B)
+        log det A.
+    b : array (..., t, B)
+    d : array (..., B)
+
+    Returns
+    -------
+    (..., t + 1, t + 1, B) inverses and (..., B) log determinants.
+    """
+    t = inverse.shape[-2]
+    z = inverse[..., 0, :] * b[..., :1, :]
+    for col in range(1, t):
+        z += inverse[..., col, :] * b[..., col : col + 1, :]
+    s = d - (b * z).sum(axis=-2)
+    if np.any(s <= 0):
+        raise ValueError(
+            "a covariance restricted to observed columns is not positive definite; "
+            "increase reg_covar"
+        )
+    out = np.empty(s.shape[:-1] + (t + 1, t + 1) + s.shape[-1:])
+    scaled = z / s[..., None, :]
+    np.multiply(z[..., :, None, :], scaled[..., None, :, :], out=out[..., :t, :t, :])
+    out[..., :t, :t, :] += inverse
+    out[..., :t, t, :] = -scaled
+    out[..., t, :t, :] = -scaled
+    out[..., t, t, :] = 1 / s
+    return out, log_det + np.log(s)
+
+
 def batched_spd_inverse(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Inverses and log determinants of many small SPD matrices A (..., c, c).
 
-    Cholesky and triangular inversion vectorised across the batch, one column
-    at a time: numpy.linalg pays a LAPACK call per matrix, which dominates
-    when there are 10^5 matrices of size 3.
+    Bordered one leading row and column at a time, vectorised across the
+    batch: numpy.linalg pays a LAPACK call per matrix, which dominates when
+    there are 10^5 matrices of size 3.
     """
     c = A.shape[-1]
-    L = np.zeros_like(A)
-    for j in range(c):
-        row = L[..., j, :j]
-        pivot = A[..., j, j] - np.einsum("...k,...k->...", row, row)
-        if np.any(pivot <= 0):
-            raise ValueError(
-                "a covariance restricted to observed columns is not positive definite; "
-                "increase reg_covar"
-            )
-        L[..., j, j] = np.sqrt(pivot)
-        below = A[..., j + 1 :, j] - np.einsum("...ik,...k->...i", L[..., j + 1 :, :j], row)
-        L[..., j + 1 :, j] = below / L[..., j, j][..., None]
-    # Forward substitution for L^-1, column by column of the identity.
-    Linv = np.zeros_like(A)
-    diag = np.diagonal(L, axis1=-2, axis2=-1)
-    for i in range(c):
-        Linv[..., i, i] = 1 / diag[..., i]
-        if i:
-            Linv[..., i, :i] = -np.einsum("...k,...kj->...j", L[..., i, :i], Linv[..., :i, :i])
-            Linv[..., i, :i] /= diag[..., i][..., None]
-    inverse = np.swapaxes(Linv, -1, -2) @ Linv
-    return inverse, 2 * np.log(diag).sum(axis=-1)
+    batch = A.shape[:-2]
+    flat = np.moveaxis(np.asarray(A, dtype=np.float64).reshape(-1, c, c), 0, -1)
+    if np.any(flat[0, 0] <= 0):
+        raise ValueError(
+            "a covariance restricted to observed columns is not positive definite; "
+            "increase reg_covar"
+        )
+    inverse, log_det = 1 / flat[:1, :1], np.log(flat[0, 0])
+    for t in range(1, c):
+        inverse, log_det = border_inverse(inverse, log_det, flat[:t, t], flat[t, t])
+    return np.moveaxis(inverse, -1, 0).reshape(A.shape), log_det.reshape(batch)
+
+
+def quadratic_features(XT: np.ndarray) -> np.ndarray:
+    """Features [x_i x_j (i <= j, row-major), x] (D(D+1)/2 + D, n) of points XT (D, n)."""
+    D, n = XT.shape
+    out = np.empty((D * (D + 1) // 2 + D, n))
+    start = 0
+    for i in range(D):
+        np.multiply(XT[i], XT[i:], out=out[start : start + D - i])
+        start += D - i
+    out[start:] = XT
+    return out
+
+
+def _row_ids(mask: np.ndarray):
+    """Distinct rows of a boolean matrix (sorted) and each row's index among them."""
+    D = mask.shape[1]
+    if D <= 62:
+        # One integer per row: np.unique on it is far faster than on rows.
+        codes = mask.astype(np.int64) @ (np.int64(1) << np.arange(D, dtype=np.int64))
+        unique_codes, inverse = np.unique(codes, return_inverse=True)
+        unique = (unique_codes[:, None] >> np.arange(D)) & 1 == 1
+    else:
+        unique, inverse = np.unique(mask, axis=0, return_inverse=True)
+    return unique, inverse.reshape(-1)
+
+
+class _Workspace:
+    """Arrays reused from one EM iteration to the next.
+
+    Fresh multi-megabyte temporaries cost a page fault per 4 KiB on first
+    touch, and the allocator hands them back to the system when freed: on
+    one core that doubled the time of an E-step.
+    """
+
+    def __init__(self):
+        self._flat: dict[str, np.ndarray] = {}
+
+    def __call__(self, name: str, shape) -> np.ndarray:
+        size = int(np.prod(shape))
+        flat = self._flat.get(name)
+        if flat is None or flat.size < size:
+            flat = self._flat[name] = np.empty(size)
+        return flat[:size].reshape(shape)
+
+
+class _Group:
+    """Sorted rows [start, end) with c missing entries, and their patterns' structure.
+
+    Row-level arrays of the group have the layout (K, c, n_c): component,
+    missing slot of the row (its columns ascending), row.
+    """
+
+    def __init__(self, c, start, end, columns, pattern_offset, pos, K, D, slot_offset):
+        self.c, self.start, self.end = c, start, end
+        self.columns = columns  # (P_c, c) missing columns of each pattern, ascending
+        self.patterns = slice(pattern_offset, pattern_offset + len(columns))
+        self.pos = pos  # (n_c,) pattern of each row, local to the group
+        self.row_columns = np.ascontiguousarray(columns[pos].T)  # (c, n_c)
+        self.slots = slice(slot_offset, slot_offset + c * (end - start))
+        self.pairs = list(zip(*np.triu_indices(c)))
+        first, second = np.triu_indices(c)
+        # Blocks of whole patterns (rows of a pattern are contiguous), so the
+        # pattern-level arrays expand to rows by np.repeat and reduce back by reduceat.
+        counts = np.bincount(pos, minlength=len(columns))
+        bounds = np.r_[0, np.cumsum(counts)]
+        step = max(256, _BLOCK_ELEMENTS // (c * c * K))
+        self.blocks = []
+        p = 0
+        while p < len(columns):
+            q = max(p + 1, int(np.searchsorted(bounds, bounds[p] + step, side="right")) - 1)
+            block_counts = counts[p:q]
+            # Targets in (K, D, D) of the (m, m) blocks' upper triangles, (K, pairs, patterns).
+            cells = columns[p:q][:, first] * D + columns[p:q][:, second]
+            target = (np.arange(K)[:, None, None] * D * D + cells.T[None]).ravel()
+            runs = None if np.all(block_counts == 1) else bounds[p:q] - bounds[p]
+            # reduceat pays per run: with short runs, scatter the rows themselves.
+            row_target = None
+            if runs is not None and (bounds[q] - bounds[p]) < _MIN_RUN * (q - p):
+                local = pos[bounds[p] : bounds[q]] - p
+                row_target = np.take(target.reshape(K, len(first), q - p), local, axis=-1).ravel()
+            self.blocks.append((slice(bounds[p], bounds[q]), slice(p, q), runs, target, row_target))
+            p = q
 
 
 class MissingPatterns:
     """Rows with NaN (n, D), already centred, indexed by missingness pattern.
 
-    Rows are kept sorted by (number of missing entries, pattern): ``order``
-    maps sorted positions to the caller's rows, and every block of
-    :meth:`blocks` has one number of missing entries, so its work is batched
-    over contiguous rows.
+    Everything that depends only on where the NaN are is computed here, once:
+    rows sorted by (number of missing entries, pattern) (``order`` maps sorted
+    positions to the caller's rows), the slots (row, missing column) in the
+    groups' layout and by column, the rows missing each column, and the prefix
+    tree along which the P_mm^-1 are bordered.
     """
 
-    def __init__(self, Xc: np.ndarray):
+    def __init__(self, Xc: np.ndarray, K: int):
         Xc = np.asarray(Xc, dtype=np.float64)
         mask = np.isnan(Xc)
         empty = np.flatnonzero(mask.all(axis=1))
@@ -90,73 +218,259 @@ class MissingPatterns:
             raise DataError(
                 f"X row {empty[0]} has no observed value; drop rows that are entirely missing"
             )
-        self.n, self.D = Xc.shape
-        if self.D <= 62:
-            # One integer per row: np.unique on it is far faster than on rows.
-            codes = mask.astype(np.int64) @ (np.int64(1) << np.arange(self.D, dtype=np.int64))
-            unique_codes, inverse = np.unique(codes, return_inverse=True)
-            patterns = (unique_codes[:, None] >> np.arange(self.D)) & 1 == 1
-        else:
-            patterns, inverse = np.unique(mask, axis=0, return_inverse=True)
-        inverse = inverse.reshape(-1)
+        self.n, self.D = n, D = Xc.shape
+        self.K = K
+        patterns, inverse = _row_ids(mask)
         counts = patterns.sum(axis=1)
-        self.order = np.lexsort((inverse, counts[inverse]))
+        # Renumber the patterns by (count, pattern) so each count's patterns are contiguous.
+        rank = np.lexsort((np.arange(len(patterns)), counts))
+        patterns, counts = patterns[rank], counts[rank]
+        inverse = np.argsort(rank)[inverse]
+        self.order = np.argsort(inverse, kind="stable")
         inverse = inverse[self.order]
-        self.X0 = np.where(mask, 0.0, Xc)[self.order]
-        self.observed = (~mask[self.order]).astype(np.float64)
-        n_missing = counts[inverse]
-        # Per number of missing entries c: the patterns' missing columns (P_c, c),
-        # the sorted rows holding them, and each such row's pattern position.
-        self.groups: dict[int, np.ndarray] = {}
-        self.segments: list[tuple[int, int, int]] = []
-        position = np.zeros(len(patterns), dtype=np.intp)
-        bounds = np.searchsorted(n_missing, np.arange(self.D + 1), side="left")
+        self.XT = np.ascontiguousarray(np.where(mask, 0.0, Xc)[self.order].T)
+        self.missing = patterns.astype(np.float64)  # (n_patterns, D)
+        rows_, cols_ = np.triu_indices(D)
+        self.mask_features = (patterns[:, rows_] & patterns[:, cols_]).T.astype(np.float64)
+        self._workspace = _Workspace()
+
+        self.groups: list[_Group] = []
+        starts = np.searchsorted(inverse, np.arange(len(patterns) + 1))
+        slot_rows, slot_cols = [], []
+        slot_offset = 0
         for c in np.unique(counts):
-            which = np.flatnonzero(counts == c)
-            position[which] = np.arange(which.size)
-            if c:
-                self.groups[int(c)] = np.array([np.flatnonzero(patterns[p]) for p in which])
-            end = bounds[c + 1] if c < self.D else self.n
-            for start in range(bounds[c], end, _BLOCK_ROWS):
-                self.segments.append((int(c), start, min(start + _BLOCK_ROWS, end)))
-        self.position = position[inverse]
+            if c == 0:
+                continue
+            first, last = np.searchsorted(counts, [c, c + 1])
+            start, end = starts[first], starts[last]
+            columns = np.nonzero(patterns[first:last])[1].reshape(last - first, c)
+            group = _Group(
+                int(c),
+                int(start),
+                int(end),
+                columns,
+                int(first),
+                inverse[start:end] - first,
+                K,
+                D,
+                slot_offset,
+            )
+            self.groups.append(group)
+            slot_rows.append(np.broadcast_to(np.arange(start, end), (c, end - start)).ravel())
+            slot_cols.append(group.row_columns.ravel())
+            slot_offset += c * (end - start)
+        self.n_slots = slot_offset
+        rows = np.concatenate(slot_rows) if slot_rows else np.zeros(0, np.intp)
+        cols = np.concatenate(slot_cols) if slot_cols else np.zeros(0, np.intp)
+        # By column: the slots missing column j are contiguous, their rows' x0 copied once.
+        self.by_column = np.lexsort((rows, cols))
+        self.from_column = np.argsort(self.by_column)
+        self.column_bounds = np.searchsorted(cols[self.by_column], np.arange(D + 1))
+        self.XS = np.ascontiguousarray(self.XT[:, rows[self.by_column]])
+        self._build_prefix_tree(patterns, counts)
+
+    def _build_prefix_tree(self, patterns, counts):
+        """Levels t = 1.. of distinct t-prefixes of the patterns' sorted missing columns."""
+        D = self.D
+        self.levels = []  # (parent index, flat P index of b (t-1, N), of d (N,))
+        self.pattern_node = {}
+        previous = None
+        cumulative = np.cumsum(patterns, axis=1)
+        for t in range(1, int(counts.max(initial=0)) + 1):
+            live = np.flatnonzero(counts >= t)
+            prefix = patterns[live] & (cumulative[live] <= t)
+            unique, node = _row_ids(prefix)
+            cols = np.nonzero(unique)[1].reshape(len(unique), t)
+            last = cols[:, -1]
+            parent = np.zeros(len(unique), dtype=np.intp)
+            if t > 1:
+                parent[node] = previous[live]
+            self.levels.append((parent, (cols[:, :-1] * D + last[:, None]).T, last * (D + 1)))
+            full = np.zeros(len(patterns), dtype=np.intp)
+            full[live] = node
+            previous = full
+            exact = node[counts[live] == t]
+            # None: the level's nodes are exactly its patterns, in order.
+            same = exact.size == len(unique) and np.array_equal(exact, np.arange(exact.size))
+            self.pattern_node[t] = None if same else exact
 
     def small_inverses(self, P):
-        """Per number of missing entries c: P_mm^-1 (P_c, K, c, c) and log det P_mm (P_c, K)."""
+        """Per number of missing entries c: P_mm^-1 (K, c, c, P_c) and log det P_mm (K, P_c)."""
+        K = self.K
+        flat = P.reshape(K, -1)
         inverses, log_dets = {}, {}
-        for c, idx in self.groups.items():
-            P_mm = P[:, idx[:, :, None], idx[:, None, :]].transpose(1, 0, 2, 3)
-            inverses[c], log_dets[c] = batched_spd_inverse(P_mm)
+        inverse = log_det = None
+        for t, (parent, b_index, d_index) in enumerate(self.levels, start=1):
+            d = np.take(flat, d_index, axis=1)
+            if t == 1:
+                if np.any(d <= 0):
+                    raise ValueError(
+                        "a covariance restricted to observed columns is not positive "
+                        "definite; increase reg_covar"
+                    )
+                inverse, log_det = (1 / d)[:, None, None], np.log(d)
+            else:
+                inverse, log_det = border_inverse(
+                    np.take(inverse, parent, axis=-1),
+                    np.take(log_det, parent, axis=-1),
+                    np.take(flat, b_index, axis=1),
+                    d,
+                )
+            node = self.pattern_node[t]
+            if node is None:
+                inverses[t], log_dets[t] = inverse, log_det
+            elif node.size:
+                inverses[t] = np.take(inverse, node, axis=-1)
+                log_dets[t] = np.take(log_det, node, axis=-1)
         return inverses, log_dets
 
-    def blocks(self, weights, means, prec_chol, covariance_type, inverses, log_dets):
-        """For each block of sorted rows: (rows, number missing c, pattern positions (B,),
-        joint log densities (B, K), rows completed by conditional means (B, K, D))."""
+    def features(self):
+        """Chunks (columns slice, quadratic features of x0) over the sorted rows."""
+        width = self.D * (self.D + 1) // 2 + self.D
+        step = max(256, _FEATURE_ELEMENTS // width)
+        for start in range(0, self.n, step):
+            cols = slice(start, min(start + step, self.n))
+            yield cols, quadratic_features(self.XT[:, cols])
+
+    def _view(self, array, g):
+        """A group's (K, c, n_c) view of a (K, slots) array."""
+        return array[:, g.slots].reshape(self.K, g.c, g.end - g.start)
+
+    def e_step(self, weights, means, prec_chol, covariance_type, features=None):
+        """Joint log densities of the observed entries (K, n) over sorted rows, the fills
+        f = E[x_m | x_o] (K, slots), and the P_mm^-1 (K, c, c, P_c) per c.
+
+        The log densities and fills live in this object's workspace: valid until the
+        next call."""
         K, D = means.shape
+        ws = self._workspace
         P = dense_precisions(prec_chol, covariance_type, K, D)
+        inverses, log_dets = self.small_inverses(P)
         log_det_sigma = np.broadcast_to(
             -2 * log_det_precision_cholesky(prec_chol, covariance_type, D), (K,)
         )
-        W1 = P.transpose(1, 0, 2).reshape(D, K * D)
-        W2 = (means[:, :, None] * P).transpose(1, 0, 2).reshape(D, K * D)
-        const = np.log(weights) - 0.5 * log_det_sigma
-        for c, start, end in self.segments:
-            rows = slice(start, end)
-            X0, obs = self.X0[rows], self.observed[rows]
-            U = (X0 @ W1 - obs @ W2).reshape(-1, K, D)
-            Xhat = np.repeat(X0[:, None, :], K, axis=1)
-            R = Xhat - obs[:, None, :] * means[None]
-            quad = np.einsum("bkd,bkd->bk", R, U)
-            log_prob = const - 0.5 * ((D - c) * LOG_2PI + quad)
-            pos = self.position[rows]
-            if c:
-                idx = np.broadcast_to(self.groups[c][pos][:, None, :], (end - start, K, c))
-                u_m = np.take_along_axis(U, idx, axis=2)
-                y = np.einsum("nkab,nkb->nka", inverses[c][pos], u_m)
-                log_prob += 0.5 * (u_m * y).sum(axis=2) - 0.5 * log_dets[c][pos]
-                mu_m = np.take_along_axis(np.broadcast_to(means, (end - start, K, D)), idx, axis=2)
-                np.put_along_axis(Xhat, idx, mu_m - y, axis=2)
-            yield rows, c, pos, log_prob, Xhat
+        Pmu = np.einsum("kde,ke->kd", P, means)
+        mu_P_mu = np.einsum("kd,kd->k", Pmu, means)
+        const = np.log(weights) - 0.5 * (D * LOG_2PI + log_det_sigma + mu_P_mu)
+        rows, cols = np.triu_indices(D)
+        scale = np.where(rows == cols, 1.0, 2.0)
+        coef = np.hstack([P[:, rows, cols] * scale, -2 * Pmu])
+        # The complete-data form (x0 - mu)^T P (x0 - mu) of every row.
+        log_prob = ws("log_prob", (K, self.n))
+        for points, F in features if features is not None else self.features():
+            np.matmul(coef, F, out=log_prob[:, points])
+        log_prob *= -0.5
+        log_prob += const[:, None]
+        fills = ws("fills", (K, self.n_slots))
+        if not self.groups:
+            return log_prob, fills, inverses
+        # (P x0)_j by column j over the rows missing j, then in the groups' layout.
+        by_column = ws("by_column", (K, self.n_slots))
+        bounds = self.column_bounds
+        for j in range(D):
+            lo, hi = bounds[j], bounds[j + 1]
+            if hi > lo:
+                np.matmul(P[:, j, :], self.XS[:, lo:hi], out=by_column[:, lo:hi])
+        G = ws("G", (K, self.n_slots))
+        np.take(by_column, self.from_column, axis=1, out=G, mode="clip")
+        # Per pattern, with b = mu on the missing columns and a = mu - b:
+        # b^T P b = mu_m^T P_mm mu_m (linear in the mask's quadratic features)
+        # and (P a)_m = (P mu)_m - (P b)_m.
+        b_P_b = (P[:, rows, cols] * scale * means[:, rows] * means[:, cols]) @ self.mask_features
+        Pb = ws("Pb", (K,) + self.missing.shape)
+        np.matmul(self.missing, means[:, :, None] * P, out=Pb)
+        for g in self.groups:
+            c, n_c = g.c, g.end - g.start
+            Pa_m = np.take_along_axis(Pb[:, g.patterns], g.columns[None], axis=2)
+            Pa_m = np.take(Pmu, g.columns.T, axis=1) - Pa_m.transpose(0, 2, 1)  # (K, c, P_c)
+            corr = 0.5 * (c * LOG_2PI - log_dets[c] + b_P_b[:, g.patterns])
+            C = inverses[c]
+            G_g, f_g = self._view(G, g), self._view(fills, g)
+            mu_g = ws("mu", (K, c, n_c))
+            np.take(means, g.row_columns, axis=1, out=mu_g, mode="clip")
+            out = log_prob[:, g.start : g.end]
+            for block, pats, runs, _, _ in g.blocks:
+                B = block.stop - block.start
+                if runs is None:
+                    C_rows, Pa_rows, corr_rows = C[..., pats], Pa_m[..., pats], corr[:, pats]
+                else:
+                    pos = g.pos[block]
+                    C_rows = ws("C_rows", (K, c, c, B))
+                    np.take(C, pos, axis=-1, out=C_rows, mode="clip")
+                    Pa_rows = ws("Pa_rows", (K, c, B))
+                    np.take(Pa_m, pos, axis=-1, out=Pa_rows, mode="clip")
+                    corr_rows = ws("corr_rows", (K, B))
+                    np.take(corr, pos, axis=-1, out=corr_rows, mode="clip")
+                u = ws("u", (K, c, B))
+                np.subtract(G_g[:, :, block], Pa_rows, out=u)
+                y = ws("y", (K, c, B))
+                np.einsum("kjln,kln->kjn", C_rows, u, out=y)
+                mu = mu_g[:, :, block]
+                np.subtract(mu, y, out=f_g[:, :, block])
+                # -q/2 = ... - mu_m^T u_m + u_m^T y / 2; the rest is per pattern.
+                y *= 0.5
+                y -= mu
+                q = ws("q", (K, B))
+                np.einsum("kcn,kcn->kn", u, y, out=q)
+                out[:, block] += corr_rows
+                out[:, block] += q
+        return log_prob, fills, inverses
+
+    def statistics(self, resp, fills, inverses, features=None):
+        """nk (K,), sums (K, D) and sxx (K, D, D) of the expected complete data."""
+        K, D = self.K, self.D
+        ws = self._workspace
+        nk = resp.sum(axis=1)
+        width = D * (D + 1) // 2 + D
+        moments = np.zeros((K, width))
+        for points, F in features if features is not None else self.features():
+            moments += resp[:, points] @ F.T
+        rows, cols = np.triu_indices(D)
+        sxx = np.empty((K, D, D))
+        sxx[:, rows, cols] = moments[:, : width - D]
+        sxx[:, cols, rows] = moments[:, : width - D]
+        sums = moments[:, width - D :].copy()
+        if not self.groups:
+            return nk, sums, sxx
+        weighted = ws("weighted", (K, self.n_slots))
+        mm = np.zeros(K * D * D)
+        for g in self.groups:
+            f_g, w_g = self._view(fills, g), self._view(weighted, g)
+            r = resp[:, g.start : g.end]
+            np.multiply(f_g, r[:, None, :], out=w_g)
+            first, second = np.triu_indices(g.c)
+            C = inverses[g.c][:, first, second]  # (K, pairs, P_c)
+            for block, pats, runs, target, row_target in g.blocks:
+                products = ws("products", (K, len(g.pairs), block.stop - block.start))
+                for pair, (i, j) in enumerate(g.pairs):
+                    np.multiply(w_g[:, i, block], f_g[:, j, block], out=products[:, pair])
+                mass = r[:, block] if runs is None else np.add.reduceat(r[:, block], runs, axis=1)
+                conditional = ws("conditional", (K, len(g.pairs), mass.shape[1]))
+                np.multiply(C[..., pats], mass[:, None, :], out=conditional)
+                if row_target is not None:
+                    mm += np.bincount(row_target, products.ravel(), minlength=K * D * D)
+                else:
+                    if runs is not None:
+                        reduced = ws("reduced", conditional.shape)
+                        products = np.add.reduceat(products, runs, axis=2, out=reduced)
+                    conditional += products
+                mm += np.bincount(target, conditional.ravel(), minlength=K * D * D)
+        mm = mm.reshape(K, D, D)
+        # Upper triangles of the (m, m) blocks (columns ascending): mirror them.
+        mm += np.triu(mm, 1).transpose(0, 2, 1)
+        sxx += mm
+        by_column = ws("by_column", (K, self.n_slots))
+        np.take(weighted, self.by_column, axis=1, out=by_column, mode="clip")
+        bounds = self.column_bounds
+        cross = np.zeros((K, D, D))
+        for j in range(D):
+            lo, hi = bounds[j], bounds[j + 1]
+            if hi > lo:
+                w = by_column[:, lo:hi]
+                cross[:, j, :] = w @ self.XS[:, lo:hi].T
+                sums[:, j] += w.sum(axis=1)
+        sxx += cross + cross.transpose(0, 2, 1)
+        return nk, sums, sxx
 
 
 class MissingEngine:
@@ -173,53 +487,33 @@ class MissingEngine:
             col = int(np.argmax(observed_weight <= 0))
             raise DataError(f"X column {col} has no observed value")
         self.center = np.where(mask, 0.0, X * w[:, None]).sum(axis=0) / observed_weight
-        self.patterns = MissingPatterns(X - self.center)
+        Xc = X - self.center
+        self.patterns = MissingPatterns(Xc, K)
         # Centred, so zeros are the column means: the initialisation's imputation.
-        self.filled = self.patterns.X0
-        self.weight = weight
+        self.filled = np.where(mask, 0.0, Xc)
+        self.weight = None if weight is None else weight[self.patterns.order]
         self.total_weight = float(w.sum())
         self.covariance_type = covariance_type
         self.K, self.D = K, X.shape[1]
+        width = self.D * (self.D + 1) // 2 + self.D
+        self._features = None
+        if self.patterns.n * width * 8 <= _FEATURE_CACHE_BYTES:
+            self._features = list(self.patterns.features())
 
     def e_pass(self, params):
         """Mean log-likelihood of the observed entries and the expected statistics."""
         weights, means, prec_chol = params
-        K, D = self.K, self.D
-        nk, sums, sxx = np.zeros(K), np.zeros((K, D)), np.zeros((K, D, D))
-        pattern_mass = {c: np.zeros((len(idx), K)) for c, idx in self.patterns.groups.items()}
-        log_lik = 0.0
-        P = dense_precisions(prec_chol, self.covariance_type, K, D)
-        inverses, log_dets = self.patterns.small_inverses(P)
-        weight = None if self.weight is None else self.weight[self.patterns.order]
-        for rows, c, pos, log_prob, Xhat in self.patterns.blocks(
-            weights, means, prec_chol, self.covariance_type, inverses, log_dets
-        ):
-            resp = np.ascontiguousarray(log_prob.T)
-            point_ll = normalise_in_place(resp)
-            if weight is None:
-                log_lik += point_ll.sum()
-            else:
-                log_lik += float(weight[rows] @ point_ll)
-                resp *= weight[rows]
-            nk += resp.sum(axis=1)
-            weighted = Xhat * resp.T[:, :, None]
-            sums += weighted.sum(axis=0)
-            sxx += weighted.transpose(1, 2, 0) @ Xhat.transpose(1, 0, 2)
-            if c:
-                mass = pattern_mass[c]
-                for k in range(K):
-                    mass[:, k] += np.bincount(pos, weights=resp[k], minlength=len(mass))
-        # Conditional covariances: each pattern's P_mm^-1 times its responsibility mass.
-        for c, idx in self.patterns.groups.items():
-            flat = (
-                np.arange(K)[None, :, None, None] * D * D
-                + idx[:, None, :, None] * D
-                + idx[:, None, None, :]
-            )
-            values = pattern_mass[c][:, :, None, None] * inverses[c]
-            sxx += np.bincount(
-                np.broadcast_to(flat, values.shape).ravel(), values.ravel(), minlength=K * D * D
-            ).reshape(K, D, D)
+        patterns = self.patterns
+        resp, fills, inverses = patterns.e_step(
+            weights, means, prec_chol, self.covariance_type, self._features
+        )
+        point_ll = normalise_in_place(resp)
+        if self.weight is None:
+            log_lik = point_ll.sum()
+        else:
+            log_lik = float(self.weight @ point_ll)
+            resp *= self.weight
+        nk, sums, sxx = patterns.statistics(resp, fills, inverses, self._features)
         return log_lik / self.total_weight, {"nk": nk, "sums": sums, "sxx": sxx}
 
     def sums(self, stats):
@@ -245,18 +539,17 @@ class MissingEngine:
 def missing_log_prob_and_impute(Xc, weights, means, prec_chol, covariance_type):
     """Joint log densities of the observed entries (K, n), and rows (n, D) with each NaN
     replaced by E[x_m | x_o] under the mixture (all in centred coordinates)."""
-    patterns = MissingPatterns(Xc)
     K = len(weights)
-    joint = np.empty((K, patterns.n))
-    imputed = np.empty((patterns.n, patterns.D))
-    P = dense_precisions(prec_chol, covariance_type, K, patterns.D)
-    small = patterns.small_inverses(P)
-    for rows, _, _, log_prob, Xhat in patterns.blocks(
-        weights, means, prec_chol, covariance_type, *small
-    ):
-        where = patterns.order[rows]
-        joint[:, where] = log_prob.T
-        resp = np.ascontiguousarray(log_prob.T)
-        normalise_in_place(resp)
-        imputed[where] = np.einsum("kb,bkd->bd", resp, Xhat)
-    return joint, imputed
+    patterns = MissingPatterns(Xc, K)
+    log_prob, fills, _ = patterns.e_step(weights, means, prec_chol, covariance_type)
+    resp = log_prob.copy()
+    normalise_in_place(resp)
+    imputed = patterns.XT.T.copy()
+    for g in patterns.groups:
+        expected = np.einsum("kn,kcn->cn", resp[:, g.start : g.end], patterns._view(fills, g))
+        imputed[np.arange(g.start, g.end), g.row_columns] = expected
+    joint = np.empty_like(log_prob)
+    joint[:, patterns.order] = log_prob
+    out = np.empty_like(imputed)
+    out[patterns.order] = imputed
+    return joint, out
