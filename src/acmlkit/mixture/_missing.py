@@ -32,6 +32,8 @@ scatter.  Temporaries are O(n K c) at most, never O(n K D^2).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from acmlkit.errors import DataError
@@ -60,7 +62,7 @@ def dense_precisions(prec_chol, covariance_type: str, K: int, D: int) -> np.ndar
     return (pc**2)[:, None, None] * np.eye(D)
 
 
-def border_inverse(inverse, log_det, b, d):
+def border_inverse(inverse, log_det, b, d, out=None):
     """Inverses of SPD matrices [[A, b], [b^T, d]] from A^-1, by the Schur complement.
 
     Parameters
@@ -71,22 +73,23 @@ def border_inverse(inverse, log_det, b, d):
         log det A.
     b : array (..., t, B)
     d : array (..., B)
+    out : array (..., t + 1, t + 1, B), optional
+        Where to write the inverses.
 
     Returns
     -------
     (..., t + 1, t + 1, B) inverses and (..., B) log determinants.
     """
     t = inverse.shape[-2]
-    z = inverse[..., 0, :] * b[..., :1, :]
-    for col in range(1, t):
-        z += inverse[..., col, :] * b[..., col : col + 1, :]
+    z = np.einsum("...ijn,...jn->...in", inverse, b)
     s = d - (b * z).sum(axis=-2)
     if np.any(s <= 0):
         raise ValueError(
             "a covariance restricted to observed columns is not positive definite; "
             "increase reg_covar"
         )
-    out = np.empty(s.shape[:-1] + (t + 1, t + 1) + s.shape[-1:])
+    if out is None:
+        out = np.empty(s.shape[:-1] + (t + 1, t + 1) + s.shape[-1:])
     scaled = z / s[..., None, :]
     np.multiply(z[..., :, None, :], scaled[..., None, :, :], out=out[..., :t, :t, :])
     out[..., :t, :t, :] += inverse
@@ -154,7 +157,7 @@ class _Workspace:
         self._flat: dict[str, np.ndarray] = {}
 
     def __call__(self, name: str, shape) -> np.ndarray:
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         flat = self._flat.get(name)
         if flat is None or flat.size < size:
             flat = self._flat[name] = np.empty(size)
@@ -175,13 +178,14 @@ class _Group:
         self.pos = pos  # (n_c,) pattern of each row, local to the group
         self.row_columns = np.ascontiguousarray(columns[pos].T)  # (c, n_c)
         self.slots = slice(slot_offset, slot_offset + c * (end - start))
-        self.pairs = list(zip(*np.triu_indices(c)))
+        self.n_pairs = c * (c + 1) // 2
         first, second = np.triu_indices(c)
+        self.pair_cells = first * c + second
         # Blocks of whole patterns (rows of a pattern are contiguous), so the
         # pattern-level arrays expand to rows by np.repeat and reduce back by reduceat.
         counts = np.bincount(pos, minlength=len(columns))
         bounds = np.r_[0, np.cumsum(counts)]
-        step = max(256, _BLOCK_ELEMENTS // (c * c * K))
+        step = max(16, _BLOCK_ELEMENTS // (c * c * K))
         self.blocks = []
         p = 0
         while p < len(columns):
@@ -229,7 +233,6 @@ class MissingPatterns:
         self.order = np.argsort(inverse, kind="stable")
         inverse = inverse[self.order]
         self.XT = np.ascontiguousarray(np.where(mask, 0.0, Xc)[self.order].T)
-        self.missing = patterns.astype(np.float64)  # (n_patterns, D)
         rows_, cols_ = np.triu_indices(D)
         self.mask_features = (patterns[:, rows_] & patterns[:, cols_]).T.astype(np.float64)
         self._workspace = _Workspace()
@@ -267,6 +270,7 @@ class MissingPatterns:
         self.from_column = np.argsort(self.by_column)
         self.column_bounds = np.searchsorted(cols[self.by_column], np.arange(D + 1))
         self.XS = np.ascontiguousarray(self.XT[:, rows[self.by_column]])
+        self.missing = patterns.astype(np.float64)  # (n_patterns, D)
         self._build_prefix_tree(patterns, counts)
 
     def _build_prefix_tree(self, patterns, counts):
@@ -289,19 +293,24 @@ class MissingPatterns:
             full = np.zeros(len(patterns), dtype=np.intp)
             full[live] = node
             previous = full
-            exact = node[counts[live] == t]
-            # None: the level's nodes are exactly its patterns, in order.
-            same = exact.size == len(unique) and np.array_equal(exact, np.arange(exact.size))
-            self.pattern_node[t] = None if same else exact
+            self.pattern_node[t] = node[counts[live] == t]
+        for g in self.groups:
+            # Where each pattern's P_mm^-1 sits in its level of the tree.
+            g.node = self.pattern_node[g.c]
+            g.row_node = g.node[g.pos]
+            g.identity = np.array_equal(g.node, np.arange(len(self.levels[g.c - 1][0])))
 
     def small_inverses(self, P):
-        """Per number of missing entries c: P_mm^-1 (K, c, c, P_c) and log det P_mm (K, P_c)."""
+        """P_mm^-1 (K, t, t, N_t) and log det P_mm (K, N_t) of the N_t nodes of each level t
+        of the prefix tree; a group's pattern p is node ``group.node[p]`` of level c."""
         K = self.K
         flat = P.reshape(K, -1)
         inverses, log_dets = {}, {}
         inverse = log_det = None
+        ws = self._workspace
         for t, (parent, b_index, d_index) in enumerate(self.levels, start=1):
             d = np.take(flat, d_index, axis=1)
+            N = d.shape[1]
             if t == 1:
                 if np.any(d <= 0):
                     raise ValueError(
@@ -310,18 +319,16 @@ class MissingPatterns:
                     )
                 inverse, log_det = (1 / d)[:, None, None], np.log(d)
             else:
+                parents = ws("parents", (K, t - 1, t - 1, N))
+                np.take(inverse, parent, axis=-1, out=parents, mode="clip")
                 inverse, log_det = border_inverse(
-                    np.take(inverse, parent, axis=-1),
+                    parents,
                     np.take(log_det, parent, axis=-1),
                     np.take(flat, b_index, axis=1),
                     d,
+                    out=ws(f"level{t}", (K, t, t, N)),
                 )
-            node = self.pattern_node[t]
-            if node is None:
-                inverses[t], log_dets[t] = inverse, log_det
-            elif node.size:
-                inverses[t] = np.take(inverse, node, axis=-1)
-                log_dets[t] = np.take(log_det, node, axis=-1)
+            inverses[t], log_dets[t] = inverse, log_det
         return inverses, log_dets
 
     def features(self):
@@ -336,12 +343,17 @@ class MissingPatterns:
         """A group's (K, c, n_c) view of a (K, slots) array."""
         return array[:, g.slots].reshape(self.K, g.c, g.end - g.start)
 
-    def e_step(self, weights, means, prec_chol, covariance_type, features=None):
-        """Joint log densities of the observed entries (K, n) over sorted rows, the fills
-        f = E[x_m | x_o] (K, slots), and the P_mm^-1 (K, c, c, P_c) per c.
+    def e_step(self, weights, means, prec_chol, covariance_type, visit, features=None):
+        """Joint log densities of the observed entries, block of rows by block of rows.
 
-        The log densities and fills live in this object's workspace: valid until the
-        next call."""
+        Calls ``visit(rows, log_prob, group, block, fills, inverses)`` once the joint log
+        densities ``log_prob`` (K, B) of the sorted rows ``rows`` are final (a view
+        the visitor may overwrite, e.g. with responsibilities); ``fills`` (K, c, B)
+        are E[x_m | x_o] in the group's layout (valid during the call; None, as are
+        ``group`` and ``block``, for the rows without missing entries) and
+        ``inverses`` the P_mm^-1 of :meth:`small_inverses`.  Returns the workspace
+        array (K, n) holding the ``log_prob`` blocks.
+        """
         K, D = means.shape
         ws = self._workspace
         P = dense_precisions(prec_chol, covariance_type, K, D)
@@ -361,9 +373,11 @@ class MissingPatterns:
             np.matmul(coef, F, out=log_prob[:, points])
         log_prob *= -0.5
         log_prob += const[:, None]
-        fills = ws("fills", (K, self.n_slots))
+        complete = self.groups[0].start if self.groups else self.n
+        if complete:
+            visit(slice(0, complete), log_prob[:, :complete], None, None, None, inverses)
         if not self.groups:
-            return log_prob, fills, inverses
+            return log_prob
         # (P x0)_j by column j over the rows missing j, then in the groups' layout.
         by_column = ws("by_column", (K, self.n_slots))
         bounds = self.column_bounds
@@ -374,50 +388,107 @@ class MissingPatterns:
         G = ws("G", (K, self.n_slots))
         np.take(by_column, self.from_column, axis=1, out=G, mode="clip")
         # Per pattern, with b = mu on the missing columns and a = mu - b:
-        # b^T P b = mu_m^T P_mm mu_m (linear in the mask's quadratic features)
-        # and (P a)_m = (P mu)_m - (P b)_m.
+        # b^T P b = mu_m^T P_mm mu_m (linear in the quadratic features of the masks)
+        # and u_m = (P x0)_m - (P a)_m, (P a)_m = (P mu)_m - (P b)_m.
         b_P_b = (P[:, rows, cols] * scale * means[:, rows] * means[:, cols]) @ self.mask_features
         Pb = ws("Pb", (K,) + self.missing.shape)
-        np.matmul(self.missing, means[:, :, None] * P, out=Pb)
+        for k in range(K):
+            # One product per component: a broadcast batch would bypass BLAS.
+            np.matmul(self.missing, means[k, :, None] * P[k], out=Pb[k])
         for g in self.groups:
-            c, n_c = g.c, g.end - g.start
+            c = g.c
             Pa_m = np.take_along_axis(Pb[:, g.patterns], g.columns[None], axis=2)
             Pa_m = np.take(Pmu, g.columns.T, axis=1) - Pa_m.transpose(0, 2, 1)  # (K, c, P_c)
-            corr = 0.5 * (c * LOG_2PI - log_dets[c] + b_P_b[:, g.patterns])
+            log_det_mm = np.take(log_dets[c], g.node, axis=-1)
+            corr = 0.5 * (c * LOG_2PI - log_det_mm + b_P_b[:, g.patterns])
             C = inverses[c]
-            G_g, f_g = self._view(G, g), self._view(fills, g)
-            mu_g = ws("mu", (K, c, n_c))
-            np.take(means, g.row_columns, axis=1, out=mu_g, mode="clip")
+            G_g = self._view(G, g)
             out = log_prob[:, g.start : g.end]
-            for block, pats, runs, _, _ in g.blocks:
+            for blk in g.blocks:
+                block, pats, runs = blk[:3]
                 B = block.stop - block.start
+                if runs is None and g.identity:
+                    C_rows = C[..., pats]
+                else:
+                    C_rows = ws("C_rows", (K, c, c, B))
+                    np.take(C, g.row_node[block], axis=-1, out=C_rows, mode="clip")
+                u = ws("u", (K, c, B))
                 if runs is None:
-                    C_rows, Pa_rows, corr_rows = C[..., pats], Pa_m[..., pats], corr[:, pats]
+                    corr_rows = corr[:, pats]
+                    np.subtract(G_g[:, :, block], Pa_m[..., pats], out=u)
                 else:
                     pos = g.pos[block]
-                    C_rows = ws("C_rows", (K, c, c, B))
-                    np.take(C, pos, axis=-1, out=C_rows, mode="clip")
-                    Pa_rows = ws("Pa_rows", (K, c, B))
-                    np.take(Pa_m, pos, axis=-1, out=Pa_rows, mode="clip")
                     corr_rows = ws("corr_rows", (K, B))
                     np.take(corr, pos, axis=-1, out=corr_rows, mode="clip")
-                u = ws("u", (K, c, B))
-                np.subtract(G_g[:, :, block], Pa_rows, out=u)
+                    np.take(Pa_m, pos, axis=-1, out=u, mode="clip")
+                    np.subtract(G_g[:, :, block], u, out=u)
                 y = ws("y", (K, c, B))
                 np.einsum("kjln,kln->kjn", C_rows, u, out=y)
-                mu = mu_g[:, :, block]
-                np.subtract(mu, y, out=f_g[:, :, block])
+                mu = ws("mu", (K, c, B))
+                np.take(means, g.row_columns[:, block], axis=1, out=mu, mode="clip")
                 # -q/2 = ... - mu_m^T u_m + u_m^T y / 2; the rest is per pattern.
-                y *= 0.5
-                y -= mu
+                y_2mu = ws("y_2mu", (K, c, B))
+                np.multiply(mu, -2.0, out=y_2mu)
+                y_2mu += y
                 q = ws("q", (K, B))
-                np.einsum("kcn,kcn->kn", u, y, out=q)
+                np.einsum("kcn,kcn->kn", u, y_2mu, out=q)
+                q *= 0.5
                 out[:, block] += corr_rows
                 out[:, block] += q
-        return log_prob, fills, inverses
+                f = np.subtract(mu, y, out=y)
+                rows = slice(g.start + block.start, g.start + block.stop)
+                visit(rows, out[:, block], g, blk, f, inverses)
+        return log_prob
 
-    def statistics(self, resp, fills, inverses, features=None):
-        """nk (K,), sums (K, D) and sxx (K, D, D) of the expected complete data."""
+    def accumulate(self, acc, r, group, block, fills, inverses):
+        """Add a block's part of the (m, m) moments, and store its weighted fills.
+
+        ``r`` (K, B) are the block's weighted responsibilities, ``acc`` a dict
+        shared by the blocks of one pass (see :meth:`statistics`)."""
+        K, D = self.K, self.D
+        ws = self._workspace
+        g = group
+        rows, pats, runs, target, row_target = block
+        if acc.get("group") is not g:
+            # The upper-triangle pairs of the group's P_mm^-1, (K, pairs, N_c).
+            level = inverses[g.c]
+            acc["C"] = ws("C_pairs", (K, g.n_pairs, level.shape[-1]))
+            flat = level.reshape(K, g.c * g.c, -1)
+            np.take(flat, g.pair_cells, axis=1, out=acc["C"], mode="clip")
+            acc["group"] = g
+        C = acc["C"]
+        w = self._view(acc["weighted"], g)[:, :, rows]
+        np.multiply(fills, r[:, None, :], out=w)
+        products = ws("products", (K, g.n_pairs, rows.stop - rows.start))
+        start = 0
+        for i in range(g.c):
+            # Pairs (i, j >= i) in np.triu_indices order.
+            np.multiply(w[:, i, None], fills[:, i:], out=products[:, start : start + g.c - i])
+            start += g.c - i
+        mass = r if runs is None else np.add.reduceat(r, runs, axis=1)
+        conditional = ws("conditional", (K, g.n_pairs, mass.shape[1]))
+        C_pats = C[..., pats] if g.identity else np.take(C, g.node[pats], axis=-1)
+        np.multiply(C_pats, mass[:, None, :], out=conditional)
+        mm = acc["mm"]
+        if row_target is not None:
+            mm += np.bincount(row_target, products.ravel(), minlength=K * D * D)
+        else:
+            if runs is not None:
+                reduced = ws("reduced", conditional.shape)
+                products = np.add.reduceat(products, runs, axis=2, out=reduced)
+            conditional += products
+        mm += np.bincount(target, conditional.ravel(), minlength=K * D * D)
+
+    def new_accumulator(self):
+        return {
+            "mm": np.zeros(self.K * self.D * self.D),
+            "group": None,
+            "weighted": self._workspace("weighted", (self.K, self.n_slots)),
+        }
+
+    def statistics(self, resp, acc, features=None):
+        """nk (K,), sums (K, D) and sxx (K, D, D) of the expected complete data, from
+        the responsibilities (K, n) and the blocks' accumulator."""
         K, D = self.K, self.D
         ws = self._workspace
         nk = resp.sum(axis=1)
@@ -432,35 +503,12 @@ class MissingPatterns:
         sums = moments[:, width - D :].copy()
         if not self.groups:
             return nk, sums, sxx
-        weighted = ws("weighted", (K, self.n_slots))
-        mm = np.zeros(K * D * D)
-        for g in self.groups:
-            f_g, w_g = self._view(fills, g), self._view(weighted, g)
-            r = resp[:, g.start : g.end]
-            np.multiply(f_g, r[:, None, :], out=w_g)
-            first, second = np.triu_indices(g.c)
-            C = inverses[g.c][:, first, second]  # (K, pairs, P_c)
-            for block, pats, runs, target, row_target in g.blocks:
-                products = ws("products", (K, len(g.pairs), block.stop - block.start))
-                for pair, (i, j) in enumerate(g.pairs):
-                    np.multiply(w_g[:, i, block], f_g[:, j, block], out=products[:, pair])
-                mass = r[:, block] if runs is None else np.add.reduceat(r[:, block], runs, axis=1)
-                conditional = ws("conditional", (K, len(g.pairs), mass.shape[1]))
-                np.multiply(C[..., pats], mass[:, None, :], out=conditional)
-                if row_target is not None:
-                    mm += np.bincount(row_target, products.ravel(), minlength=K * D * D)
-                else:
-                    if runs is not None:
-                        reduced = ws("reduced", conditional.shape)
-                        products = np.add.reduceat(products, runs, axis=2, out=reduced)
-                    conditional += products
-                mm += np.bincount(target, conditional.ravel(), minlength=K * D * D)
-        mm = mm.reshape(K, D, D)
+        mm = acc["mm"].reshape(K, D, D)
         # Upper triangles of the (m, m) blocks (columns ascending): mirror them.
         mm += np.triu(mm, 1).transpose(0, 2, 1)
         sxx += mm
         by_column = ws("by_column", (K, self.n_slots))
-        np.take(weighted, self.by_column, axis=1, out=by_column, mode="clip")
+        np.take(acc["weighted"], self.by_column, axis=1, out=by_column, mode="clip")
         bounds = self.column_bounds
         cross = np.zeros((K, D, D))
         for j in range(D):
@@ -503,17 +551,26 @@ class MissingEngine:
     def e_pass(self, params):
         """Mean log-likelihood of the observed entries and the expected statistics."""
         weights, means, prec_chol = params
-        patterns = self.patterns
-        resp, fills, inverses = patterns.e_step(
-            weights, means, prec_chol, self.covariance_type, self._features
+        patterns, weight = self.patterns, self.weight
+        acc = patterns.new_accumulator()
+        log_lik = 0.0
+
+        def visit(rows, log_prob, group, block, fills, inverses):
+            # Each block is normalised and accumulated while its fills are in cache.
+            nonlocal log_lik
+            point_ll = normalise_in_place(log_prob)
+            if weight is None:
+                log_lik += point_ll.sum()
+            else:
+                log_lik += float(weight[rows] @ point_ll)
+                log_prob *= weight[rows]
+            if group is not None:
+                patterns.accumulate(acc, log_prob, group, block, fills, inverses)
+
+        resp = patterns.e_step(
+            weights, means, prec_chol, self.covariance_type, visit, self._features
         )
-        point_ll = normalise_in_place(resp)
-        if self.weight is None:
-            log_lik = point_ll.sum()
-        else:
-            log_lik = float(self.weight @ point_ll)
-            resp *= self.weight
-        nk, sums, sxx = patterns.statistics(resp, fills, inverses, self._features)
+        nk, sums, sxx = patterns.statistics(resp, acc, self._features)
         return log_lik / self.total_weight, {"nk": nk, "sums": sums, "sxx": sxx}
 
     def sums(self, stats):
@@ -541,15 +598,19 @@ def missing_log_prob_and_impute(Xc, weights, means, prec_chol, covariance_type):
     replaced by E[x_m | x_o] under the mixture (all in centred coordinates)."""
     K = len(weights)
     patterns = MissingPatterns(Xc, K)
-    log_prob, fills, _ = patterns.e_step(weights, means, prec_chol, covariance_type)
-    resp = log_prob.copy()
-    normalise_in_place(resp)
+    joint = np.empty((K, patterns.n))
     imputed = patterns.XT.T.copy()
-    for g in patterns.groups:
-        expected = np.einsum("kn,kcn->cn", resp[:, g.start : g.end], patterns._view(fills, g))
-        imputed[np.arange(g.start, g.end), g.row_columns] = expected
-    joint = np.empty_like(log_prob)
-    joint[:, patterns.order] = log_prob
+
+    def visit(rows, log_prob, group, block, fills, inverses):
+        joint[:, rows] = log_prob
+        if group is not None:
+            normalise_in_place(log_prob)
+            expected = np.einsum("kn,kcn->cn", log_prob, fills)
+            imputed[np.arange(rows.start, rows.stop), group.row_columns[:, block[0]]] = expected
+
+    patterns.e_step(weights, means, prec_chol, covariance_type, visit)
+    out_joint = np.empty_like(joint)
+    out_joint[:, patterns.order] = joint
     out = np.empty_like(imputed)
     out[patterns.order] = imputed
-    return joint, out
+    return out_joint, out
