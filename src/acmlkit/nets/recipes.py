@@ -106,7 +106,7 @@ RECIPES["fast"]["mlp-matched"] = RECIPES["fast"]["mlp"]
 # never used. Medians over seeds 0-2 of the final validation accuracy with / without
 # test-time flips, 1 torch thread (benchmarks/RESULTS.md, issue 13):
 # - CNN: the fast one for 5 epochs, 66.4 / 64.2 %, every seed past 65 % (with flips)
-#   at epoch 5.
+#   by epoch 5.
 # - MLP: SGD with Nesterov momentum (its 0.85-0.95 cycled by the one-cycle schedule) and
 #   L2 weight decay 2e-4, batches of 512 at peak lr 0.2, 6 epochs, flips for training
 #   and scoring: 55.9 / 54.5 %, each of seeds 0-2 past 55 % (with flips) by epoch 6,
