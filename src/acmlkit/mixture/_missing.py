@@ -2,32 +2,32 @@
 
 For a row with observed coordinates o and missing m, and a component with
 mean mu and precision P = Sigma^-1, let x0 be the row with zeros at m,
-a = mu with zeros at m, r = x0 - a and u = P r.  Then (Schur complements of
-P; Ghahramani & Jordan, 1994 for the EM):
+b = mu with zeros at o, r = x0 - mu + b (zeros at m) and u = P r.  Then
+(Schur complements of P; Ghahramani & Jordan, 1994 for the EM):
 
-    r_o^T Sigma_oo^-1 r_o = r^T u - u_m^T P_mm^-1 u_m
+    r_o^T Sigma_oo^-1 r_o = r^T u - u_m^T y,   y = P_mm^-1 u_m
     log det Sigma_oo      = log det Sigma + log det P_mm
-    E[x_m | x_o]          = f = mu_m - P_mm^-1 u_m
+    E[x_m | x_o]          = f = mu_m - y
     Cov[x_m | x_o]        = P_mm^-1
 
-and r^T P r = (x0^T P x0 - 2 mu^T P x0) + 2 mu_m^T (P x0)_m + a^T P a.  The
-bracket is the complete-data quadratic form of x0, linear in the quadratic
-features of x0: one (K, width) x (width, n) product, as for complete data.
-Everything else is a correction at the missing slots only:
+and r^T P r = (x0 - mu)^T P (x0 - mu) + 2 mu_m^T u_m - b^T P b.  The first
+term is the complete-data form of x0, linear in its quadratic features: one
+(K, width) x (width, n) product, the complete-data E-step's.  Everything
+else is a correction at the missing slots:
 
-- (P x0)_m: for each column j one (K, D) x (D, n_j) product over the n_j rows
-  missing j (their x0 gathered once per fit), about c/D of a full P x0;
-- a^T P a, (P a)_m, P_mm^-1 and log det P_mm per missingness pattern, not per
-  row; the inverses by bordering along a prefix tree of the patterns' sorted
-  missing columns, O(c^2) per pattern instead of O(c^3);
-- c x c products per row for P_mm^-1 u_m, vectorised over the rows of one
-  number of missing entries c.
+- (P x0)_m: for each column j one (K, D) x (D, n_j) product over the n_j
+  rows missing j (their x0 gathered once per fit), c/D of a full P x0;
+- b^T P b, (P b)_m, P_mm^-1 and log det P_mm once per missingness pattern;
+  the inverses bordered along a prefix tree of the patterns' sorted missing
+  columns, O(c^2) per pattern from its parent's;
+- c x c products per row for y, batched over blocks of rows with the same c.
 
-The M-step's E[x x^T] = x0 x0^T + x0 f^T + f x0^T + f f^T + P_mm^-1 is
-accumulated the same way: the x0 x0^T part by the quadratic features, the
-cross part by one product per column j over the rows missing j, and the
-(m, m) block reduced per pattern (rows are sorted by pattern) before one
-scatter.  Temporaries are O(n K c) at most, never O(n K D^2).
+The M-step's E[x x^T] = x0 x0^T + x0 f^T + f x0^T + f f^T + P_mm^-1 is built
+the same way: x0 x0^T from the quadratic features, the cross part by one
+product per column j over the rows missing j, and the (m, m) block reduced
+per pattern (rows are sorted by pattern) or scattered per row.  Each block of
+rows is normalised and accumulated right after its E-step, while its fills
+are in cache.  Temporaries are O(n K c) at most, never O(n K D^2).
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ class _Group:
         first, second = np.triu_indices(c)
         self.pair_cells = first * c + second
         # Blocks of whole patterns (rows of a pattern are contiguous), so the
-        # pattern-level arrays expand to rows by np.repeat and reduce back by reduceat.
+        # row-level sums reduce to pattern level by reduceat within a block.
         counts = np.bincount(pos, minlength=len(columns))
         bounds = np.r_[0, np.cumsum(counts)]
         step = max(16, _BLOCK_ELEMENTS // (c * c * K))
@@ -298,7 +298,10 @@ class MissingPatterns:
             # Where each pattern's P_mm^-1 sits in its level of the tree.
             g.node = self.pattern_node[g.c]
             g.row_node = g.node[g.pos]
-            g.identity = np.array_equal(g.node, np.arange(len(self.levels[g.c - 1][0])))
+            nodes = len(self.levels[g.c - 1][0])
+            g.identity = np.array_equal(g.node, np.arange(nodes))
+            # Flat index of each pattern's upper-triangle pairs in its level, (pairs, P_c).
+            g.pair_index = g.pair_cells[:, None] * nodes + g.node[None, :]
 
     def small_inverses(self, P):
         """P_mm^-1 (K, t, t, N_t) and log det P_mm (K, N_t) of the N_t nodes of each level t
@@ -450,11 +453,10 @@ class MissingPatterns:
         g = group
         rows, pats, runs, target, row_target = block
         if acc.get("group") is not g:
-            # The upper-triangle pairs of the group's P_mm^-1, (K, pairs, N_c).
-            level = inverses[g.c]
-            acc["C"] = ws("C_pairs", (K, g.n_pairs, level.shape[-1]))
-            flat = level.reshape(K, g.c * g.c, -1)
-            np.take(flat, g.pair_cells, axis=1, out=acc["C"], mode="clip")
+            # The upper-triangle pairs of the group's P_mm^-1, (K, pairs, P_c).
+            acc["C"] = ws("C_pairs", (K, g.n_pairs, len(g.columns)))
+            flat = inverses[g.c].reshape(K, -1)
+            np.take(flat, g.pair_index, axis=1, out=acc["C"], mode="clip")
             acc["group"] = g
         C = acc["C"]
         w = self._view(acc["weighted"], g)[:, :, rows]
@@ -467,17 +469,17 @@ class MissingPatterns:
             start += g.c - i
         mass = r if runs is None else np.add.reduceat(r, runs, axis=1)
         conditional = ws("conditional", (K, g.n_pairs, mass.shape[1]))
-        C_pats = C[..., pats] if g.identity else np.take(C, g.node[pats], axis=-1)
-        np.multiply(C_pats, mass[:, None, :], out=conditional)
-        mm = acc["mm"]
+        np.multiply(C[..., pats], mass[:, None, :], out=conditional)
         if row_target is not None:
-            mm += np.bincount(row_target, products.ravel(), minlength=K * D * D)
+            acc["mm"] += np.bincount(row_target, products.ravel(), minlength=K * D * D)
+            values, where = conditional, target
         else:
             if runs is not None:
                 reduced = ws("reduced", conditional.shape)
                 products = np.add.reduceat(products, runs, axis=2, out=reduced)
             conditional += products
-        mm += np.bincount(target, conditional.ravel(), minlength=K * D * D)
+            values, where = conditional, target
+        acc["mm"] += np.bincount(where, values.ravel(), minlength=K * D * D)
 
     def new_accumulator(self):
         return {
