@@ -89,18 +89,9 @@ def test_top_level_help_imports_no_numerical_library():
     assert imported_heavy(textwrap.indent(code, "        ").strip()) == []
 
 
-EAGER_PACKAGE = pytest.mark.xfail(
-    strict=True,
-    reason="acmlkit/mixture/__init__.py imports densities/em/responsibilities eagerly; a lazy "
-    "__init__ would turn acmlkit.mixture.responsibilities (today the function) into the "
-    "submodule of that name, an API change for the mixture owner to decide",
-)
-
-
 @pytest.mark.parametrize(
     "name",
-    [pytest.param(n, marks=EAGER_PACKAGE) if n == "acmlkit.mixture.cli" else n
-     for n in sorted({v[0].split(":")[0] for v in SUBCOMMANDS.values()})],
+    sorted({v[0].split(":")[0] for v in SUBCOMMANDS.values()}),
 )
 def test_each_part_cli_module_imports_only_stdlib_and_typer(name):
     assert imported_heavy(f"import {name}") == []

@@ -18,7 +18,7 @@ from acmlkit.mixture.densities import (
     precision_cholesky,
     precision_cholesky_from_precisions,
 )
-from acmlkit.mixture.responsibilities import check_weights
+from acmlkit.mixture.posterior import check_weights
 from acmlkit.rng import check_random_state
 from acmlkit.validation import check_array, check_choice, check_int, check_real
 

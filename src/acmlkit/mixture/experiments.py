@@ -21,7 +21,7 @@ from acmlkit.errors import DataError
 from acmlkit.mixture.data import check_fit_size, load_points_csv, parse_k_values
 from acmlkit.mixture.densities import LOG_2PI
 from acmlkit.mixture.em import ConvergenceWarning, GaussianMixture
-from acmlkit.mixture.responsibilities import (
+from acmlkit.mixture.posterior import (
     naive_responsibilities,
     responsibilities,
     univariate_responsibilities,
