@@ -429,13 +429,11 @@ class MissingPatterns:
                 np.einsum("kjln,kln->kjn", C_rows, u, out=y)
                 mu = ws("mu", (K, c, B))
                 np.take(means, g.row_columns[:, block], axis=1, out=mu, mode="clip")
-                # -q/2 = ... - mu_m^T u_m + u_m^T y / 2; the rest is per pattern.
-                y_2mu = ws("y_2mu", (K, c, B))
-                np.multiply(mu, -2.0, out=y_2mu)
-                y_2mu += y
+                # -q/2 = ... + u_m^T y / 2 - mu_m^T u_m; the rest is per pattern.
                 q = ws("q", (K, B))
-                np.einsum("kcn,kcn->kn", u, y_2mu, out=q)
+                np.einsum("kcn,kcn->kn", u, y, out=q)
                 q *= 0.5
+                q -= np.einsum("kcn,kcn->kn", u, mu, out=ws("u_mu", (K, B)))
                 out[:, block] += corr_rows
                 out[:, block] += q
                 f = np.subtract(mu, y, out=y)
