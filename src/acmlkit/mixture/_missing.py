@@ -156,11 +156,11 @@ class _Workspace:
     def __init__(self):
         self._flat: dict[str, np.ndarray] = {}
 
-    def __call__(self, name: str, shape) -> np.ndarray:
+    def __call__(self, name: str, shape, dtype=np.float64) -> np.ndarray:
         size = math.prod(shape)
         flat = self._flat.get(name)
         if flat is None or flat.size < size:
-            flat = self._flat[name] = np.empty(size)
+            flat = self._flat[name] = np.empty(size, dtype=dtype)
         return flat[:size].reshape(shape)
 
 
@@ -195,12 +195,13 @@ class _Group:
             cells = columns[p:q][:, first] * D + columns[p:q][:, second]
             target = (np.arange(K)[:, None, None] * D * D + cells.T[None]).ravel()
             runs = None if np.all(block_counts == 1) else bounds[p:q] - bounds[p]
-            # reduceat pays per run: with short runs, scatter the rows themselves.
-            row_target = None
+            # reduceat pays per run: with short runs, scatter the rows themselves
+            # (each row's pattern within the block, to expand the targets).
+            local = None
             if runs is not None and (bounds[q] - bounds[p]) < _MIN_RUN * (q - p):
                 local = pos[bounds[p] : bounds[q]] - p
-                row_target = np.take(target.reshape(K, len(first), q - p), local, axis=-1).ravel()
-            self.blocks.append((slice(bounds[p], bounds[q]), slice(p, q), runs, target, row_target))
+            target = target.reshape(K, len(first), q - p)
+            self.blocks.append((slice(bounds[p], bounds[q]), slice(p, q), runs, target, local))
             p = q
 
 
@@ -449,7 +450,7 @@ class MissingPatterns:
         K, D = self.K, self.D
         ws = self._workspace
         g = group
-        rows, pats, runs, target, row_target = block
+        rows, pats, runs, target, local = block
         if acc.get("group") is not g:
             # The upper-triangle pairs of the group's P_mm^-1, (K, pairs, P_c).
             acc["C"] = ws("C_pairs", (K, g.n_pairs, len(g.columns)))
@@ -468,8 +469,12 @@ class MissingPatterns:
         mass = r if runs is None else np.add.reduceat(r, runs, axis=1)
         conditional = ws("conditional", (K, g.n_pairs, mass.shape[1]))
         np.multiply(C[..., pats], mass[:, None, :], out=conditional)
-        if row_target is not None:
-            acc["mm"] += np.bincount(row_target, products.ravel(), minlength=K * D * D)
+        if local is not None:
+            # Expanded here rather than stored: a (K, pairs, B) index read from memory
+            # on every pass cost more than taking it from the block's small table.
+            row_target = ws("row_target", products.shape, np.intp)
+            np.take(target, local, axis=-1, out=row_target, mode="clip")
+            acc["mm"] += np.bincount(row_target.ravel(), products.ravel(), minlength=K * D * D)
             values, where = conditional, target
         else:
             if runs is not None:
@@ -477,7 +482,7 @@ class MissingPatterns:
                 products = np.add.reduceat(products, runs, axis=2, out=reduced)
             conditional += products
             values, where = conditional, target
-        acc["mm"] += np.bincount(where, values.ravel(), minlength=K * D * D)
+        acc["mm"] += np.bincount(where.ravel(), values.ravel(), minlength=K * D * D)
 
     def new_accumulator(self):
         return {
