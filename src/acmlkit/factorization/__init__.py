@@ -13,24 +13,20 @@
   and results; :mod:`~acmlkit.factorization.figures` draws from results.
 """
 
-import importlib
+from acmlkit.lazy import lazy_exports
 
 # Names are imported on first use, so that `acml mf --help` (which imports this
 # package for its cli module) does not pay for numpy, scipy and scikit-learn.
 _EXPORTS = {
-    "ALS": "acmlkit.factorization.als",
-    "DampedBaseline": "acmlkit.factorization.baseline",
-    "Ratings": "acmlkit.factorization.data",
-    "load_movielens": "acmlkit.factorization.data",
-    "read_dense_csv": "acmlkit.factorization.data",
-    "read_ratings": "acmlkit.factorization.data",
-    "to_ratings": "acmlkit.factorization.recommender",
+    "ALS": "als",
+    "DampedBaseline": "baseline",
+    "Ratings": "data",
+    "load_movielens": "data",
+    "read_dense_csv": "data",
+    "read_ratings": "data",
+    "to_ratings": "recommender",
 }
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'acmlkit.factorization' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -8,27 +8,23 @@
   :mod:`~acmlkit.mixture.figures` draws from results.
 """
 
-import importlib
+from acmlkit.lazy import lazy_exports
 
 # Names are imported on first use, so that `acml mixture --help` (which imports this
 # package for its cli module) does not pay for numpy, scipy and scikit-learn.
 _EXPORTS = {
-    "COVARIANCE_TYPES": "acmlkit.mixture.densities",
-    "log_gaussian_density": "acmlkit.mixture.densities",
-    "precision_cholesky": "acmlkit.mixture.densities",
-    "univariate_log_density": "acmlkit.mixture.densities",
-    "ConvergenceWarning": "acmlkit.mixture.em",
-    "GaussianMixture": "acmlkit.mixture.em",
-    "kmeans_plusplus": "acmlkit.mixture.em",
-    "naive_responsibilities": "acmlkit.mixture.posterior",
-    "responsibilities": "acmlkit.mixture.posterior",
-    "univariate_responsibilities": "acmlkit.mixture.posterior",
+    "COVARIANCE_TYPES": "densities",
+    "log_gaussian_density": "densities",
+    "precision_cholesky": "densities",
+    "univariate_log_density": "densities",
+    "ConvergenceWarning": "em",
+    "GaussianMixture": "em",
+    "kmeans_plusplus": "em",
+    "naive_responsibilities": "posterior",
+    "responsibilities": "posterior",
+    "univariate_responsibilities": "posterior",
 }
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'acmlkit.mixture' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

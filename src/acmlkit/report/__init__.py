@@ -4,14 +4,10 @@ Names load on first use, so ``acml``'s start-up (which imports ``report.cli``)
 does not pay for numpy, matplotlib and torch.
 """
 
-import importlib
+from acmlkit.lazy import lazy_exports
 
-__all__ = ["ReportConfig", "build_page", "run_report"]
+_EXPORTS = {"ReportConfig": "build", "build_page": "build", "run_report": "build"}
 
+__all__ = sorted(_EXPORTS)
 
-def __getattr__(name: str):
-    if name in __all__:
-        value = getattr(importlib.import_module("acmlkit.report.build"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'acmlkit.report' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

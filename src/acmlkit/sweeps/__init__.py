@@ -5,7 +5,7 @@ Names are imported on first use, so ``acmlkit.sweeps.cli`` (the shared
 ``--jobs``/``--cluster``/``--scheduler`` options) stays cheap to import.
 """
 
-import importlib
+from acmlkit.lazy import lazy_exports
 
 _EXPORTS = {
     "Execution": "runner",
@@ -21,14 +21,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(f"acmlkit.sweeps.{_EXPORTS[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'acmlkit.sweeps' has no attribute {name!r}")
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
