@@ -133,6 +133,18 @@ def user_cache(monkeypatch):
         monkeypatch.setenv("ACMLKIT_DATA", USER_CACHE)
 
 
+@pytest.fixture
+def cifar10(shared_datasets, user_cache):
+    """Real CIFAR-10 from the shared JPEG archive (decoded once into the user's cache);
+    the test is skipped without it."""
+    from acmlkit.nets.data import load_image_folder
+
+    archive = shared_datasets / "cifar10-jpeg.tar.gz"
+    if not archive.is_file():
+        pytest.skip(f"{archive} not available")
+    return load_image_folder(archive)
+
+
 # A 16 x 16 CNN and a two-epoch recipe: trainer and checkpoint tests in about a second.
 CONFIG = NetConfig("cnn", in_channels=3, height=16, width=16, n_classes=4)
 QUICK = Recipe(optimizer="sgd", lr=0.02, batch_size=16, epochs=2, schedule="onecycle",

@@ -232,15 +232,9 @@ def test_plot_layout_returns_figure():
 
 @pytest.mark.realdata
 @pytest.mark.slow
-def test_cifar10_layout_recovered_from_5000_images(shared_datasets, user_cache):
-    from acmlkit.nets.data import load_image_folder
-
-    archive = shared_datasets / "cifar10-jpeg.tar.gz"
-    if not archive.is_file():
-        pytest.skip(f"{archive} not available")
-    data = load_image_folder(archive)
+def test_cifar10_layout_recovered_from_5000_images(cifar10):
     perm = np.random.default_rng(2007).permutation(32 * 32)
-    permuted = permute_pixels(data.x_train, perm).reshape(len(data.x_train), 3, -1)
+    permuted = permute_pixels(cifar10.x_train, perm).reshape(len(cifar10.x_train), 3, -1)
     order = recover_layout(permuted, 32, 32)  # uses 5,000 evenly spaced images
     assert neighbour_share(perm, order, 32, 32) >= 0.90
     # Upright (photographs: rows correlate more, skies on top), up to left and right.

@@ -5,24 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from acmlkit.nets.data import CIFAR10_CLASSES, load_image_folder
+from acmlkit.nets.data import CIFAR10_CLASSES
 from acmlkit.nets.experiments import TrainConfig, run
 
 
 @pytest.mark.realdata
 @pytest.mark.slow
-def test_cifar10_jpeg_archive(shared_datasets, user_cache):
-    archive = shared_datasets / "cifar10-jpeg.tar.gz"
-    if not archive.is_file():
-        pytest.skip(f"{archive} not available")
-    data = load_image_folder(archive)
-    assert data.x_train.shape == (50_000, 3, 32, 32) and data.x_test.shape == (10_000, 3, 32, 32)
-    assert data.classes == CIFAR10_CLASSES
-    np.testing.assert_array_equal(np.bincount(data.y_train), [5000] * 10)
-    np.testing.assert_array_equal(np.bincount(data.y_test), [1000] * 10)
+def test_cifar10_jpeg_archive(cifar10):
+    assert cifar10.x_train.shape == (50_000, 3, 32, 32)
+    assert cifar10.x_test.shape == (10_000, 3, 32, 32)
+    assert cifar10.classes == CIFAR10_CLASSES
+    np.testing.assert_array_equal(np.bincount(cifar10.y_train), [5000] * 10)
+    np.testing.assert_array_equal(np.bincount(cifar10.y_test), [1000] * 10)
     # A one-epoch MLP on a 5,000-image subset is far above chance (10 %).
     result = run(
         TrainConfig(arch="mlp", recipe="fast", epochs=1, n_train=5000, n_test=2000),
-        dataset=data,
+        dataset=cifar10,
     )
     assert result.evaluation.accuracy > 0.25
