@@ -41,12 +41,6 @@ class Freezable(enum.StrEnum):
     covariances = "covariances"
 
 
-def _finite(value: float, option: str) -> float:
-    if not math.isfinite(value):
-        raise typer.BadParameter(f"must be a finite number, got {value}", param_hint=option)
-    return value
-
-
 def _parse_component(text: str) -> tuple[float, float, float]:
     try:
         mean, var, weight = (float(part) for part in text.split(":"))
@@ -68,8 +62,6 @@ def responsibilities_cmd(
     out: Path | None = typer.Option(None, "--out", "-o", help="Also save the result here."),
 ) -> None:
     """Posterior p(component | x) of a 1-D Gaussian mixture, by log-sum-exp."""
-    for value in x:
-        _finite(value, "--x")
     from acmlkit.mixture import experiments
 
     config = experiments.ResponsibilitiesConfig(
@@ -118,8 +110,6 @@ def fit_cmd(
     The defaults (k-means initialisation, 5 restarts per K) reach scikit-learn's
     optimum on well-separated data; they are FitConfig's defaults.
     """
-    _finite(tol, "--tol")
-    _finite(reg_covar, "--reg-covar")
     if iterations is not None:
         max_iter = iterations
     for value, name, low, high in (
