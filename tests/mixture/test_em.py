@@ -2,11 +2,12 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy import stats
 from sklearn.exceptions import NotFittedError
 from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 
 from acmlkit.mixture import COVARIANCE_TYPES, ConvergenceWarning, GaussianMixture
+
+from .conftest import naive_em
 
 
 def sklearn_initial_parameters(X, kind, K=3, seed=1):
@@ -21,28 +22,6 @@ def fit_quietly(model, X, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return model.fit(X, **kwargs)
-
-
-def naive_em(X, weights, means, covs, n_iter, reg_covar=1e-6):
-    """Textbook EM with scipy densities: the independent reference."""
-    lls = []
-    for _ in range(n_iter):
-        dens = np.stack(
-            [w * stats.multivariate_normal(m, c).pdf(X) for w, m, c in zip(weights, means, covs)], 1
-        )
-        lls.append(np.log(dens.sum(1)).mean())
-        resp = dens / dens.sum(1, keepdims=True)
-        nk = resp.sum(0)
-        weights = nk / nk.sum()
-        means = resp.T @ X / nk[:, None]
-        covs = np.stack(
-            [
-                (resp[:, k, None] * (X - means[k])).T @ (X - means[k]) / nk[k]
-                + reg_covar * np.eye(X.shape[1])
-                for k in range(len(nk))
-            ]
-        )
-    return np.array(lls), weights, means, covs
 
 
 @pytest.mark.parametrize("kind", COVARIANCE_TYPES)

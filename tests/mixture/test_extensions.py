@@ -10,6 +10,8 @@ from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 from acmlkit.mixture import COVARIANCE_TYPES, GaussianMixture
 from acmlkit.mixture._kernels import WhiteningFullKernel, make_kernel
 
+from .conftest import naive_em
+
 
 def quietly(fn, *args, **kwargs):
     with warnings.catch_warnings():
@@ -227,38 +229,6 @@ def test_partial_fit_first_step_is_one_em_step(blobs):
     np.testing.assert_allclose(online.covariances_, one.covariances_, rtol=1e-12)
 
 
-def naive_frozen_em(X, weights, means, covs, n_iter, freeze, idx, reg_covar=1e-6):
-    """Textbook full-covariance EM holding ``freeze`` parameters of components ``idx``."""
-    weights, means, covs = weights.copy(), means.copy(), covs.copy()
-    lls = []
-    for _ in range(n_iter):
-        dens = np.stack(
-            [w * stats.multivariate_normal(m, c).pdf(X) for w, m, c in zip(weights, means, covs)], 1
-        )
-        lls.append(np.log(dens.sum(1)).mean())
-        resp = dens / dens.sum(1, keepdims=True)
-        nk = resp.sum(0)
-        new_w = nk / nk.sum()
-        new_m = resp.T @ X / nk[:, None]
-        if "weights" in freeze:
-            free = np.setdiff1d(np.arange(len(nk)), idx)
-            new_w[idx] = weights[idx]
-            new_w[free] = nk[free] / nk[free].sum() * (1 - weights[idx].sum())
-        if "means" in freeze:
-            new_m[idx] = means[idx]
-        new_c = np.stack(
-            [
-                (resp[:, k, None] * (X - new_m[k])).T @ (X - new_m[k]) / nk[k]
-                + reg_covar * np.eye(X.shape[1])
-                for k in range(len(nk))
-            ]
-        )
-        if "covariances" in freeze:
-            new_c[idx] = covs[idx]
-        weights, means, covs = new_w, new_m, new_c
-    return np.array(lls), weights, means, covs
-
-
 @pytest.mark.parametrize(
     ("freeze", "components"),
     [
@@ -273,8 +243,8 @@ def test_frozen_parameters_match_a_naive_em(blobs, freeze, components):
     init = shared_start(blobs, "full")
     covs = np.linalg.inv(init["precisions_init"])
     idx = np.arange(3) if components is None else np.array(components)
-    lls, w, m, c = naive_frozen_em(
-        blobs, init["weights_init"], init["means_init"], covs, 6, freeze, idx
+    lls, w, m, c = naive_em(
+        blobs, init["weights_init"], init["means_init"], covs, 6, freeze=freeze, idx=idx
     )
     model = GaussianMixture(
         3, tol=0, max_iter=6, freeze=freeze, freeze_components=components, **init
