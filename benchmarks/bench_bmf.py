@@ -29,7 +29,6 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import resource  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
@@ -41,6 +40,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 from acmlkit.factorization.als import ALS  # noqa: E402
 from acmlkit.factorization.bayes import BayesianMF  # noqa: E402
 from acmlkit.factorization.data import Ratings, read_ratings  # noqa: E402
+from acmlkit.processes import peak_rss_bytes  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "../shared/datasets/ml-100k/u.data"
 
@@ -56,8 +56,8 @@ K25 = 32
 
 
 def peak_gb() -> float:
-    """Peak resident memory of this process so far (Linux: ru_maxrss in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6 * 1.024
+    """Peak resident memory of this process so far, in GB."""
+    return peak_rss_bytes() / 1e9
 
 
 def fit_bmf(train: Ratings, test: Ratings, seed: int = 0):

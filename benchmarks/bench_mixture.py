@@ -18,7 +18,6 @@ Prints a table and ends with a SUMMARY line.
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 from threadpoolctl import threadpool_limits
 
 from acmlkit.mixture import GaussianMixture, log_gaussian_density
+from acmlkit.processes import peak_rss_bytes
 
 
 def make_data(n, d, k, seed=0):
@@ -147,19 +147,6 @@ def missing_case(n, d, k, share, repeats):
         for _ in range(repeats)
     )
     return {"complete_s": complete, "missing_s": missing, "ratio": missing / complete}
-
-
-def peak_rss_bytes() -> int:
-    """This process's own peak RSS: VmHWM belongs to the address space, whereas
-    ru_maxrss survives exec and would report the parent's peak at fork."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def stream_child(n_points, d, k, chunk):
