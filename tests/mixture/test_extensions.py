@@ -289,14 +289,29 @@ def test_whitening_full_kernel_when_d_exceeds_4k():
 
 
 @pytest.mark.parametrize("c", [1, 2, 3, 6, 11])
-def test_batched_spd_inverse_matches_numpy(c):
-    from acmlkit.mixture._missing import batched_spd_inverse
+def test_bordered_inverses_match_numpy(c):
+    # The missing-value EM grows each pattern's P_mm^-1 by one bordered row and column
+    # from its parent's in the prefix tree; grown from 1 x 1 here, against numpy.
+    from acmlkit.mixture._missing import border_inverse
 
     rng = np.random.default_rng(c)
     B = rng.standard_normal((30, 4, c, c))
     A = B @ np.swapaxes(B, -1, -2) + 0.1 * np.eye(c)
-    inverse, log_det = batched_spd_inverse(A)
-    np.testing.assert_allclose(inverse, np.linalg.inv(A), rtol=1e-9, atol=1e-10)
-    np.testing.assert_allclose(log_det, np.linalg.slogdet(A)[1], rtol=1e-12, atol=1e-11)
+    # The batch axis goes last, as the EM lays it out.
+    flat = np.moveaxis(A.reshape(-1, c, c), 0, -1)
+    inverse, log_det = 1 / flat[:1, :1], np.log(flat[0, 0])
+    for t in range(1, c):
+        inverse, log_det = border_inverse(inverse, log_det, flat[:t, t], flat[t, t])
+    np.testing.assert_allclose(np.moveaxis(inverse, -1, 0).reshape(A.shape), np.linalg.inv(A),
+                               rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(log_det.reshape(A.shape[:-2]), np.linalg.slogdet(A)[1],
+                               rtol=1e-12, atol=1e-11)
+
+
+def test_a_bordered_matrix_that_is_not_positive_definite_names_reg_covar():
+    from acmlkit.mixture._missing import border_inverse
+
+    # [[1, 2], [2, 1]] is indefinite: its Schur complement 1 - 2 * 1 * 2 is -3.
+    inverse, log_det, b, d = np.ones((1, 1, 1)), np.zeros(1), np.full((1, 1), 2.0), np.ones(1)
     with pytest.raises(ValueError, match="reg_covar"):
-        batched_spd_inverse(-A)
+        border_inverse(inverse, log_det, b, d)

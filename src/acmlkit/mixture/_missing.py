@@ -37,7 +37,7 @@ import math
 import numpy as np
 
 from acmlkit.errors import DataError
-from acmlkit.mixture._kernels import normalise_in_place
+from acmlkit.mixture._kernels import QuadraticFullKernel, normalise_in_place
 from acmlkit.mixture.densities import LOG_2PI, log_det_precision_cholesky
 
 # Elements per temporary of the row-level work: small enough to stay in cache.
@@ -97,39 +97,6 @@ def border_inverse(inverse, log_det, b, d, out=None):
     out[..., t, :t, :] = -scaled
     out[..., t, t, :] = 1 / s
     return out, log_det + np.log(s)
-
-
-def batched_spd_inverse(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Inverses and log determinants of many small SPD matrices A (..., c, c).
-
-    Bordered one leading row and column at a time, vectorised across the
-    batch: numpy.linalg pays a LAPACK call per matrix, which dominates when
-    there are 10^5 matrices of size 3.
-    """
-    c = A.shape[-1]
-    batch = A.shape[:-2]
-    flat = np.moveaxis(np.asarray(A, dtype=np.float64).reshape(-1, c, c), 0, -1)
-    if np.any(flat[0, 0] <= 0):
-        raise ValueError(
-            "a covariance restricted to observed columns is not positive definite; "
-            "increase reg_covar"
-        )
-    inverse, log_det = 1 / flat[:1, :1], np.log(flat[0, 0])
-    for t in range(1, c):
-        inverse, log_det = border_inverse(inverse, log_det, flat[:t, t], flat[t, t])
-    return np.moveaxis(inverse, -1, 0).reshape(A.shape), log_det.reshape(batch)
-
-
-def quadratic_features(XT: np.ndarray) -> np.ndarray:
-    """Features [x_i x_j (i <= j, row-major), x] (D(D+1)/2 + D, n) of points XT (D, n)."""
-    D, n = XT.shape
-    out = np.empty((D * (D + 1) // 2 + D, n))
-    start = 0
-    for i in range(D):
-        np.multiply(XT[i], XT[i:], out=out[start : start + D - i])
-        start += D - i
-    out[start:] = XT
-    return out
 
 
 def _row_ids(mask: np.ndarray):
@@ -336,12 +303,13 @@ class MissingPatterns:
         return inverses, log_dets
 
     def features(self):
-        """Chunks (columns slice, quadratic features of x0) over the sorted rows."""
-        width = self.D * (self.D + 1) // 2 + self.D
-        step = max(256, _FEATURE_ELEMENTS // width)
+        """Chunks (columns slice, quadratic features of x0) over the sorted rows: the
+        complete-data kernel's features, so one product gives x0^T P x0 for all rows."""
+        kernel = QuadraticFullKernel(self.K, self.D, np.float64)
+        step = max(256, _FEATURE_ELEMENTS // kernel.width)
         for start in range(0, self.n, step):
             cols = slice(start, min(start + step, self.n))
-            yield cols, quadratic_features(self.XT[:, cols])
+            yield cols, kernel.features(self.XT[:, cols])
 
     def _view(self, array, g):
         """A group's (K, c, n_c) view of a (K, slots) array."""
