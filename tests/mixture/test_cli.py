@@ -127,6 +127,37 @@ def test_fit_rejects_bad_csv(tmp_path, content, message):
     assert len(result.output.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("a,b,c\n1,2,3\nnan,,NA\n4,5,6\n", "row 3: every cell is missing"),
+        ("1,2\nNA,nan\n", "row 2: every cell is missing"),
+        ("a,b,c\n1,,3\n4,nan,6\n7,,9\n", "column 2 ('b') has no observed value"),
+        ("1,nan\n2,\n", "column 2 has no observed value"),
+    ],
+)
+def test_missing_values_need_an_observed_value_in_every_row_and_column(
+    tmp_path, content, message
+):
+    data = tmp_path / "holes.csv"
+    data.write_text(content)
+    result = runner.invoke(
+        app, ["mixture", "fit", str(data), "-k", "1", "--missing", "em", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 1, result.output
+    assert f"{data}: {message}" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_stream_with_missing_values_is_a_usage_error(tmp_path):
+    data = write_csv(tmp_path / "x.csv", np.arange(12.0).reshape(6, 2))
+    result = runner.invoke(
+        app, ["mixture", "fit", str(data), "--missing", "em", "--stream", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 2, result.output
+    assert "drop --stream" in result.output and "Traceback" not in result.output
+
+
 def test_byte_order_mark_and_header_keep_every_data_row(tmp_path):
     X, _ = make_blobs(BlobsConfig(n_samples=50))
     for header in (True, False):

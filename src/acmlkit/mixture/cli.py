@@ -121,6 +121,12 @@ def fit_cmd(
             raise typer.BadParameter(f"must be in [{low}, {high}], got {value}", param_hint=name)
     if tol < 0 or reg_covar < 0:
         raise typer.BadParameter("must be >= 0", param_hint="--tol/--reg-covar")
+    if stream and missing is Missing.em:
+        raise typer.BadParameter(
+            "fits over chunks do not take missing values yet; drop --stream to fit the "
+            "file in memory",
+            param_hint="--stream with --missing em",
+        )
 
     from acmlkit.mixture import experiments, figures
     from acmlkit.mixture.data import csv_chunks, parse_k_values, read_points_csv

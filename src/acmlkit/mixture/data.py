@@ -135,7 +135,16 @@ def read_points_csv(path: str | Path, *, allow_missing: bool = False) -> PointsT
         values.append(_parse_row(path, line, cells, width, header, allow_missing))
     if not values:
         raise DataError(f"{path}: a header but no data rows")
-    return PointsTable(path, np.array(values, dtype=np.float64), header)
+    points = np.array(values, dtype=np.float64)
+    empty = np.flatnonzero(np.isnan(points).all(axis=0))
+    if empty.size:
+        j = int(empty[0])
+        name = f" ({header[j]!r})" if header else ""
+        raise DataError(
+            f"{path}: column {j + 1}{name} has no observed value; EM cannot estimate it, so "
+            "drop the column"
+        )
+    return PointsTable(path, points, header)
 
 
 def _chain(first, rows):
@@ -169,6 +178,11 @@ def _parse_row(path, line, cells, width, header, allow_missing) -> list[float]:
                 "the data"
             )
         row.append(value)
+    if allow_missing and all(math.isnan(value) for value in row):
+        raise DataError(
+            f"{path}: row {line}: every cell is missing; EM needs at least one observed value "
+            "per row, so drop the row"
+        )
     return row
 
 
