@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy import special, stats
+from scipy import stats
 from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 
 import acmlkit.mixture.em as em
@@ -16,7 +16,6 @@ from acmlkit.mixture._kernels import (
     SphericalKernel,
     TiedKernel,
     WhiteningFullKernel,
-    normalise_in_place,
 )
 from acmlkit.mixture.densities import precision_cholesky
 
@@ -136,27 +135,6 @@ def test_diag_log_prob_equals_scipy():
         ]
     )
     np.testing.assert_allclose(got, reference, rtol=1e-12)
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_normalise_in_place_equals_logsumexp_and_softmax(dtype):
-    rng = np.random.default_rng(3)
-    log_prob = rng.normal(0, 400, size=(5, 1_000))
-    # Entries far below their column's maximum: exp underflows to subnormals and 0.
-    log_prob[1, :10] = log_prob[:, :10].max(axis=0) - 800
-    log_prob[2, 10:20] = -np.inf
-    log_prob[3, 20:30] = log_prob[:, 20:30].max(axis=0) - 720
-    log_prob = log_prob.astype(dtype)
-    reference_ll = special.logsumexp(log_prob.astype(np.float64), axis=0)
-    reference_resp = special.softmax(log_prob.astype(np.float64), axis=0)
-    resp = log_prob.copy()
-    ll = normalise_in_place(resp)
-    tol = 1e-6 if dtype == np.float32 else 1e-14
-    np.testing.assert_allclose(ll, reference_ll, rtol=tol)
-    # Below the dtype's smallest normal number only absolute agreement is meaningful.
-    np.testing.assert_allclose(resp, reference_resp, rtol=tol * 10, atol=np.finfo(dtype).tiny)
-    assert np.all(resp[2, 10:20] == 0)
-    np.testing.assert_allclose(resp.sum(axis=0), 1, rtol=tol)
 
 
 @pytest.mark.parametrize("kind", ["full", "diag", "tied", "spherical"])

@@ -284,16 +284,3 @@ def make_kernel(covariance_type: str, n_components: int, n_features: int, dtype)
             covariance_type
         ]
     return cls(n_components, n_features, dtype)
-
-
-def normalise_in_place(log_prob: np.ndarray) -> np.ndarray:
-    """Turn joint log densities (K, n) into responsibilities, in place.
-
-    Returns the per-point log-likelihood (n,) by log-sum-exp over components.
-    """
-    peak = log_prob.max(axis=0)
-    log_prob -= peak
-    np.exp(log_prob, out=log_prob)
-    total = log_prob.sum(axis=0)
-    log_prob /= total
-    return peak + np.log(total)

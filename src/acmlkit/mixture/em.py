@@ -9,9 +9,10 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from acmlkit.errors import DataError
-from acmlkit.mixture._kernels import make_kernel, normalise_in_place
+from acmlkit.mixture._kernels import make_kernel
 from acmlkit.mixture._missing import MissingEngine as _MissingEngine
 from acmlkit.mixture._missing import missing_log_prob_and_impute
+from acmlkit.mixture._normalise import normalise_in_place
 from acmlkit.mixture.densities import (
     COVARIANCE_TYPES,
     covariances_from_precision_cholesky,

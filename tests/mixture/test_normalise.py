@@ -1,0 +1,79 @@
+import numba
+import numpy as np
+import pytest
+from scipy import special
+
+from acmlkit.mixture._normalise import _exp_nonpositive, normalise_in_place
+
+
+def ulps_apart(a, b):
+    """Distance in units in the last place between positive float64 arrays."""
+    return np.abs(a.view(np.int64) - b.view(np.int64))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(5, 1_000), (1, 7), (3, 1), (8, 4_099)])
+def test_equals_logsumexp_and_softmax(dtype, shape):
+    rng = np.random.default_rng(shape[1])
+    log_prob = rng.normal(0, 400, size=shape)
+    if shape[0] >= 4 and shape[1] >= 30:
+        # Entries far below their column's maximum: libm's exp underflows to subnormals and 0.
+        log_prob[1, :10] = log_prob[:, :10].max(axis=0) - 800
+        log_prob[2, 10:20] = -np.inf
+        log_prob[3, 20:30] = log_prob[:, 20:30].max(axis=0) - 720
+    log_prob = log_prob.astype(dtype)
+    reference_ll = special.logsumexp(log_prob.astype(np.float64), axis=0)
+    reference_resp = special.softmax(log_prob.astype(np.float64), axis=0)
+    resp = log_prob.copy()
+    ll = normalise_in_place(resp)
+    tol = 1e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(ll, reference_ll, rtol=tol)
+    # Near the smallest normal number only absolute agreement is meaningful; the
+    # kernel takes e^z below e^-707 (~1e-307) as 0.
+    atol = max(np.finfo(dtype).tiny, np.exp(-707.0))
+    np.testing.assert_allclose(resp, reference_resp, rtol=tol * 10, atol=atol)
+    np.testing.assert_allclose(resp.sum(axis=0), 1, rtol=tol)
+    if shape[0] >= 4 and shape[1] >= 30:
+        assert np.all(resp[2, 10:20] == 0)
+
+
+@numba.njit
+def compiled_exp(z):
+    out = np.empty_like(z)
+    for j in range(z.size):
+        out[j] = _exp_nonpositive(z[j])
+    return out
+
+
+def test_exp_within_two_ulp_of_libm_down_to_its_floor():
+    rng = np.random.default_rng(0)
+    z = np.concatenate([
+        -rng.uniform(0, 707, 200_000),
+        -rng.exponential(1.0, 50_000),
+        np.linspace(-707, 0, 100_003),
+        [0.0, -np.log(2) / 2, -np.log(2), -0.0, -1e-300],
+    ])
+    assert ulps_apart(compiled_exp(z), np.exp(z)).max() <= 2
+
+
+def test_below_the_floor_is_zero_and_the_rest_is_untouched():
+    gap = np.array([-706.9, -707.1, -745.2, -1e6, -np.inf])
+    log_prob = np.vstack([gap + 3.0, np.full(gap.size, 3.0)])
+    ll = normalise_in_place(log_prob)
+    np.testing.assert_allclose(log_prob[0, 0], np.exp(-706.9), rtol=1e-15)
+    assert np.all(log_prob[0, 1:] == 0)
+    assert np.all(log_prob[1] == 1)
+    np.testing.assert_allclose(ll, 3.0, rtol=1e-15)
+
+
+def test_a_strided_view_is_normalised_in_place():
+    rng = np.random.default_rng(5)
+    block = rng.normal(0, 50, size=(4, 30))
+    untouched = block[:, ::2].copy()
+    view = block[:, 1::2]
+    expected_resp = special.softmax(view, axis=0)
+    expected_ll = special.logsumexp(view, axis=0)
+    ll = normalise_in_place(view)
+    np.testing.assert_allclose(block[:, 1::2], expected_resp, rtol=1e-14)
+    np.testing.assert_allclose(ll, expected_ll, rtol=1e-14)
+    assert np.array_equal(block[:, ::2], untouched)
