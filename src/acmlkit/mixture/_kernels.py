@@ -3,7 +3,7 @@
 Each kernel turns a chunk of data into "features" (computed once per fit where
 they fit in memory), evaluates every component's joint log density with one
 matrix product, and accumulates the M-step's sufficient statistics from the
-responsibilities with one more.
+responsibilities with one more (in float64 a compiled loop, see ``_compiled``).
 
 Arrays per chunk are transposed: features are (width, n) and log densities and
 responsibilities (K, n).  The last D feature rows are the points themselves, so
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from acmlkit.mixture._compiled import accumulate_weighted_sums
 from acmlkit.mixture.densities import LOG_2PI, log_det_precision_cholesky
 
 
@@ -84,8 +85,7 @@ class Kernel:
 
     def accumulate(self, F: np.ndarray, resp: np.ndarray, stats) -> None:
         """Add a chunk's weighted sums; ``resp`` has shape (K, n)."""
-        stats["nk"] += resp.sum(axis=1, dtype=np.float64)
-        stats["moments"] += resp @ F.T
+        accumulate_weighted_sums(resp, F, stats["moments"], stats["nk"])
 
     def sums(self, stats) -> np.ndarray:
         """Weighted sums of x per component, shape (K, D)."""

@@ -37,8 +37,8 @@ import math
 import numpy as np
 
 from acmlkit.errors import DataError
+from acmlkit.mixture._compiled import normalise_in_place
 from acmlkit.mixture._kernels import QuadraticFullKernel
-from acmlkit.mixture._normalise import normalise_in_place
 from acmlkit.mixture.densities import LOG_2PI, log_det_precision_cholesky
 
 # Elements per temporary of the row-level work: small enough to stay in cache.

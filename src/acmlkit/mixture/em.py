@@ -9,10 +9,10 @@ from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from acmlkit.errors import DataError
+from acmlkit.mixture._compiled import normalise_in_place
 from acmlkit.mixture._kernels import make_kernel
 from acmlkit.mixture._missing import MissingEngine as _MissingEngine
 from acmlkit.mixture._missing import missing_log_prob_and_impute
-from acmlkit.mixture._normalise import normalise_in_place
 from acmlkit.mixture.densities import (
     COVARIANCE_TYPES,
     covariances_from_precision_cholesky,
@@ -736,7 +736,8 @@ class _FeatureSource:
     by chunks of points: computed once and kept when they fit in the cache
     budget, else recomputed per chunk on each pass.
 
-    ``center`` None takes ``X`` as already centred.
+    Each chunk's features are a C-contiguous block of their own, so that the
+    compiled loops see unit strides. ``center`` None takes ``X`` as already centred.
     """
 
     def __init__(self, kernel, X: np.ndarray, center=None, cache: bool = True):
@@ -744,12 +745,7 @@ class _FeatureSource:
         n, D = X.shape
         self._n = n
         self._step = max(256, _CHUNK_ELEMENTS // kernel.chunk_width)
-        self._cached = None
-        if cache and n * kernel.width * X.itemsize <= _FEATURE_CACHE_BYTES:
-            self._cached = np.empty((kernel.width, n), dtype=X.dtype)
-            self._XT = self._cached[kernel.width - D :]
-        else:
-            self._XT = np.empty((D, n), dtype=X.dtype)
+        self._XT = np.empty((D, n), dtype=X.dtype)
         # Centring and transposing in one pass, by blocks of rows that stay in cache.
         shift = None if center is None else np.asarray(center).astype(X.dtype)[:, None]
         for points in self.chunks():
@@ -757,9 +753,10 @@ class _FeatureSource:
                 self._XT[:, points] = X[points].T
             else:
                 np.subtract(X[points].T, shift, out=self._XT[:, points])
-        if self._cached is not None:
-            for points in self.chunks():
-                kernel.fill_features(self._cached[:, points])
+        self._blocks = None
+        fits = n * kernel.width * X.itemsize <= _FEATURE_CACHE_BYTES
+        if cache and fits and kernel.width > D:
+            self._blocks = [kernel.features(self._XT[:, points]) for points in self.chunks()]
 
     @property
     def n(self) -> int:
@@ -775,8 +772,9 @@ class _FeatureSource:
             yield slice(start, min(start + self._step, self._n))
 
     def __getitem__(self, points: slice) -> np.ndarray:
-        if self._cached is not None:
-            return self._cached[:, points]
+        """The features of one of ``chunks()``."""
+        if self._blocks is not None:
+            return self._blocks[points.start // self._step]
         return self._kernel.features(self._XT[:, points])
 
 

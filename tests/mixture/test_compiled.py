@@ -3,7 +3,11 @@ import numpy as np
 import pytest
 from scipy import special
 
-from acmlkit.mixture._normalise import _exp_nonpositive, normalise_in_place
+from acmlkit.mixture._compiled import (
+    _exp_nonpositive,
+    accumulate_weighted_sums,
+    normalise_in_place,
+)
 
 
 def ulps_apart(a, b):
@@ -77,3 +81,33 @@ def test_a_strided_view_is_normalised_in_place():
     np.testing.assert_allclose(block[:, 1::2], expected_resp, rtol=1e-14)
     np.testing.assert_allclose(ll, expected_ll, rtol=1e-14)
     assert np.array_equal(block[:, ::2], untouched)
+
+
+@pytest.mark.parametrize("K", [1, 3, 4, 5, 8, 9])
+@pytest.mark.parametrize("W", [1, 2, 3, 7, 32, 152])
+@pytest.mark.parametrize("m", [1, 6, 257])
+def test_weighted_sums_equal_the_matrix_product(K, W, m):
+    # Every split of K into blocks of 4 and W into blocks of 3, remainders included.
+    rng = np.random.default_rng(K * 1000 + W * 10 + m)
+    resp = rng.uniform(size=(K, m))
+    features = rng.normal(0, 3, size=(W, m))
+    moments = rng.normal(size=(K, W))
+    nk = rng.uniform(size=K)
+    expected_moments = moments + resp @ features.T
+    expected_nk = nk + resp.sum(axis=1)
+    accumulate_weighted_sums(resp, features, moments, nk)
+    np.testing.assert_allclose(moments, expected_moments, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(nk, expected_nk, rtol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weighted_sums_of_float32_and_strided_inputs(dtype):
+    rng = np.random.default_rng(7)
+    resp = rng.uniform(size=(4, 40)).astype(dtype)
+    features = rng.normal(size=(9, 80)).astype(dtype)[:, ::2]
+    moments = np.zeros((4, 9))
+    nk = np.zeros(4)
+    accumulate_weighted_sums(resp, features, moments, nk)
+    exact = resp.astype(np.float64) @ features.astype(np.float64).T
+    np.testing.assert_allclose(moments, exact, rtol=1e-5 if dtype == np.float32 else 1e-13)
+    np.testing.assert_allclose(nk, resp.astype(np.float64).sum(axis=1), rtol=1e-6)
