@@ -288,30 +288,47 @@ def test_whitening_full_kernel_when_d_exceeds_4k():
     np.testing.assert_allclose(ours.score_samples(X), ref.score_samples(X), rtol=1e-11)
 
 
+# At scale 1e80 (1e-80) the product of 6 or 11 pivots overflows (underflows):
+# the log det falls back to a sum of logs.
+@pytest.mark.parametrize("scale", [1.0, 1e80, 1e-80])
 @pytest.mark.parametrize("c", [1, 2, 3, 6, 11])
-def test_bordered_inverses_match_numpy(c):
-    # The missing-value EM grows each pattern's P_mm^-1 by one bordered row and column
-    # from its parent's in the prefix tree; grown from 1 x 1 here, against numpy.
-    from acmlkit.mixture._missing import border_inverse
+def test_pattern_terms_match_numpy(c, scale):
+    # Per run of rows with one pattern, the missing-value EM factors every
+    # component's P_mm at once; its inverse, log det and mean terms against numpy's.
+    from acmlkit.mixture._missing import _LANES, _LOG_2PI, _lanes, _pattern_terms
 
+    D, K = 12, 5
     rng = np.random.default_rng(c)
-    B = rng.standard_normal((30, 4, c, c))
-    A = B @ np.swapaxes(B, -1, -2) + 0.1 * np.eye(c)
-    # The batch axis goes last, as the EM lays it out.
-    flat = np.moveaxis(A.reshape(-1, c, c), 0, -1)
-    inverse, log_det = 1 / flat[:1, :1], np.log(flat[0, 0])
-    for t in range(1, c):
-        inverse, log_det = border_inverse(inverse, log_det, flat[:t, t], flat[t, t])
-    np.testing.assert_allclose(np.moveaxis(inverse, -1, 0).reshape(A.shape), np.linalg.inv(A),
-                               rtol=1e-9, atol=1e-10)
-    np.testing.assert_allclose(log_det.reshape(A.shape[:-2]), np.linalg.slogdet(A)[1],
-                               rtol=1e-12, atol=1e-11)
+    B = rng.standard_normal((K, D, D))
+    P = (B @ np.swapaxes(B, -1, -2) + 0.1 * np.eye(D)) * scale
+    mu = rng.standard_normal((K, D))
+    cols = np.sort(rng.choice(D, size=c, replace=False))
+    L = _LANES
+    scratch = (np.empty((D, D, L)), np.empty((D, D, L)), np.empty((D, L)), np.empty((3, L)))
+    inverse, Pa, mu_m, corr = np.empty((c, c, L)), np.empty((c, L)), np.empty((c, L)), np.empty(L)
+    PMu = _lanes(np.einsum("kde,ke->kd", P, mu), 0.0)
+    lanes = (_lanes(P, np.eye(D)[:, :, None]), _lanes(mu, 0.0), PMu)
+    assert _pattern_terms(0, cols, 0, c, *lanes, scratch, inverse, Pa, mu_m, corr)
+    P_mm = P[:, cols][:, :, cols]
+    np.testing.assert_allclose(
+        np.moveaxis(inverse[..., :K], -1, 0), np.linalg.inv(P_mm), rtol=1e-9, atol=1e-10 / scale
+    )
+    b = np.zeros((K, D))
+    b[:, cols] = mu[:, cols]
+    expected_Pa = np.einsum("kde,ke->kd", P, mu - b)[:, cols]
+    np.testing.assert_allclose(Pa[:, :K].T, expected_Pa, rtol=1e-10, atol=1e-10 * scale)
+    np.testing.assert_array_equal(mu_m[:, :K].T, mu[:, cols])
+    b_P_b = np.einsum("kd,kde,ke->k", b, P, b)
+    expected_corr = 0.5 * (c * _LOG_2PI - np.linalg.slogdet(P_mm)[1] + b_P_b)
+    np.testing.assert_allclose(corr[:K], expected_corr, rtol=1e-11)
 
 
-def test_a_bordered_matrix_that_is_not_positive_definite_names_reg_covar():
-    from acmlkit.mixture._missing import border_inverse
+def test_a_precision_that_is_not_positive_definite_names_reg_covar():
+    from acmlkit.mixture._missing import MissingEngine
 
-    # [[1, 2], [2, 1]] is indefinite: its Schur complement 1 - 2 * 1 * 2 is -3.
-    inverse, log_det, b, d = np.ones((1, 1, 1)), np.zeros(1), np.full((1, 1), 2.0), np.ones(1)
+    X = np.array([[1.0, np.nan], [0.5, 2.0], [np.nan, 1.0], [2.0, 0.0]])
+    engine = MissingEngine(X, None, "full", 1, 1e-6)
+    # P = L L^T has P[1, 1] = 1e-400, which underflows to 0: P_mm of row 0 is singular.
+    prec_chol = np.array([[[1.0, 0.0], [0.0, 1e-200]]])
     with pytest.raises(ValueError, match="reg_covar"):
-        border_inverse(inverse, log_det, b, d)
+        engine.e_pass((np.ones(1), np.zeros((1, 2)), prec_chol))

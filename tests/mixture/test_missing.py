@@ -1,5 +1,5 @@
-"""The missing-value E-step and statistics against a per-row textbook twin, in every
-blocking mode of the pattern-grouped kernels (many patterns, one row or many each)."""
+"""The missing-value E-step and statistics against a per-row textbook twin, with runs
+of one pattern whole and cut by chunk boundaries (many patterns, one row or many each)."""
 
 import numpy as np
 import pytest
@@ -67,15 +67,14 @@ def naive_pass(Xc, weights, means, covs, sample_weight):
     return joint, imputed, log_lik, nk, sums, sxx
 
 
-@pytest.mark.parametrize(
-    "block_elements, min_run",
-    [(1 << 18, 6), (300, 6), (300, 0), (300, 10**9), (1 << 18, 10**9)],
-    ids=["default", "small-blocks", "always-reduceat", "always-per-row", "per-row"],
-)
-@pytest.mark.parametrize("n, D, K, share", [(700, 6, 3, 0.45), (400, 9, 2, 0.3)])
-def test_e_pass_matches_a_per_row_twin(monkeypatch, block_elements, min_run, n, D, K, share):
-    monkeypatch.setattr(_missing, "_BLOCK_ELEMENTS", block_elements)
-    monkeypatch.setattr(_missing, "_MIN_RUN", min_run)
+# The smallest chunk is 256 rows: the test data spans several.
+CHUNKS = pytest.mark.parametrize("chunk_elements", [1 << 19, 1], ids=["one-chunk", "chunks"])
+
+
+@CHUNKS
+@pytest.mark.parametrize("n, D, K, share", [(700, 6, 3, 0.45), (400, 9, 2, 0.3), (600, 4, 5, 0.1)])
+def test_e_pass_matches_a_per_row_twin(monkeypatch, chunk_elements, n, D, K, share):
+    monkeypatch.setattr(_missing, "_CHUNK_ELEMENTS", chunk_elements)
     X = holes(n, D, share, seed=D)
     sample_weight = np.random.default_rng(1).uniform(0.2, 3.0, n)
     engine = MissingEngine(X, sample_weight, "full", K, 1e-6)
@@ -88,9 +87,9 @@ def test_e_pass_matches_a_per_row_twin(monkeypatch, block_elements, min_run, n, 
     np.testing.assert_allclose(stats["sxx"], sxx, rtol=1e-10, atol=1e-10 * np.abs(sxx).max())
 
 
-@pytest.mark.parametrize("block_elements", [300, 1 << 18])
-def test_log_prob_and_impute_match_a_per_row_twin(monkeypatch, block_elements):
-    monkeypatch.setattr(_missing, "_BLOCK_ELEMENTS", block_elements)
+@CHUNKS
+def test_log_prob_and_impute_match_a_per_row_twin(monkeypatch, chunk_elements):
+    monkeypatch.setattr(_missing, "_CHUNK_ELEMENTS", chunk_elements)
     X = holes(500, 7, 0.4, seed=3)
     Xc = X - np.nanmean(X, axis=0)
     weights, means, covs, prec_chol = parameters(X, 3, seed=5)

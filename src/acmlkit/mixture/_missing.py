@@ -12,175 +12,304 @@ b = mu with zeros at o, r = x0 - mu + b (zeros at m) and u = P r.  Then
 
 and r^T P r = (x0 - mu)^T P (x0 - mu) + 2 mu_m^T u_m - b^T P b.  The first
 term is the complete-data form of x0, linear in its quadratic features: one
-(K, width) x (width, n) product, the complete-data E-step's.  Everything
-else is a correction at the missing slots:
+(K, width) x (width, n) product, the complete-data kernel's.  Everything else
+is a correction at the missing slots, computed row by row in compiled code
+with the components as the vectorised axis:
 
-- (P x0)_m: for each column j one (K, D) x (D, n_j) product over the n_j
-  rows missing j (their x0 gathered once per fit), c/D of a full P x0;
-- b^T P b, (P b)_m, P_mm^-1 and log det P_mm once per missingness pattern;
-  the inverses bordered along a prefix tree of the patterns' sorted missing
-  columns, O(c^2) per pattern from its parent's;
-- c x c products per row for y, batched over blocks of rows with the same c.
+- per run of rows with one pattern (rows are sorted by pattern): the Cholesky
+  factor of P_mm, its inverse and log det, b^T P b and (P (mu - b))_m;
+- per row: u_m = (P x0)_m - (P (mu - b))_m, y and the fills f; then the
+  chunk's responsibilities by the compiled log-sum-exp, and per row its part
+  of the statistics below.
 
 The M-step's E[x x^T] = x0 x0^T + x0 f^T + f x0^T + f f^T + P_mm^-1 is built
-the same way: x0 x0^T from the quadratic features, the cross part by one
-product per column j over the rows missing j, and the (m, m) block reduced
-per pattern (rows are sorted by pattern) or scattered per row.  Each block of
-rows is normalised and accumulated right after its E-step, while its fills
-are in cache.  Temporaries are O(n K c) at most, never O(n K D^2).
+the same way: x0 x0^T and the sums of x0 from the quadratic features, the
+rest accumulated per row.  A chunk's features, log densities and
+responsibilities pass through the E-step and the statistics while in cache.
 """
 
 from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 
 from acmlkit.errors import DataError
-from acmlkit.mixture._compiled import normalise_in_place
+from acmlkit.mixture._compiled import _JIT, _normalise, accumulate_weighted_sums
 from acmlkit.mixture._kernels import QuadraticFullKernel
-from acmlkit.mixture.densities import LOG_2PI, log_det_precision_cholesky
 
-# Elements per temporary of the row-level work: small enough to stay in cache.
-_BLOCK_ELEMENTS = 1 << 18
-# Mean rows per pattern below which the (m, m) statistics are scattered per row.
-_MIN_RUN = 6
-# Elements per chunk of the quadratic features.
-_FEATURE_ELEMENTS = 1 << 21
+# Rows per chunk: a chunk's quadratic features (width ~ D^2/2) take about 4 MiB.
+_CHUNK_ELEMENTS = 1 << 19
 # The quadratic features of x0 are kept between EM iterations up to this size.
 _FEATURE_CACHE_BYTES = 1 << 30
+_LOG_2PI = math.log(2 * math.pi)
+_NOT_POSITIVE_DEFINITE = (
+    "a covariance restricted to observed columns is not positive definite; increase reg_covar"
+)
 
 
-def dense_precisions(prec_chol, covariance_type: str, K: int, D: int) -> np.ndarray:
-    """Precision matrices (K, D, D) from precision Cholesky factors of any layout."""
+def dense_precision_cholesky(prec_chol, covariance_type: str, K: int, D: int) -> np.ndarray:
+    """Full-layout precision Cholesky factors (K, D, D) of any covariance type."""
     pc = np.asarray(prec_chol, dtype=np.float64)
     if covariance_type == "full":
-        return pc @ pc.transpose(0, 2, 1)
+        return pc
     if covariance_type == "tied":
-        return np.broadcast_to(pc @ pc.T, (K, D, D))
+        return np.broadcast_to(pc, (K, D, D))
     if covariance_type == "diag":
-        return (pc**2)[:, :, None] * np.eye(D)
-    return (pc**2)[:, None, None] * np.eye(D)
+        return pc[:, :, None] * np.eye(D)
+    return pc[:, None, None] * np.eye(D)
 
 
-def border_inverse(inverse, log_det, b, d, out=None):
-    """Inverses of SPD matrices [[A, b], [b^T, d]] from A^-1, by the Schur complement.
+# Components are the vector axis: each per-pattern and per-row step does the same
+# arithmetic for every component, so arrays put them last, padded to whole
+# groups of _LANES (see _lanes), and the innermost loops run over one group.
+_LANES = 8
 
-    Parameters
-    ----------
-    inverse : array (..., t, t, B)
-        A^-1 for each matrix; the batch axis last keeps the arithmetic on long rows.
-    log_det : array (..., B)
-        log det A.
-    b : array (..., t, B)
-    d : array (..., B)
-    out : array (..., t + 1, t + 1, B), optional
-        Where to write the inverses.
 
-    Returns
-    -------
-    (..., t + 1, t + 1, B) inverses and (..., B) log determinants.
+@numba.njit(fastmath={"contract"}, **_JIT)
+def _pattern_terms(g, cols, lo, c, P, mu, PMu, scratch, inverse, Pa, mu_m, corr):
+    """Lane group g's terms of the missing columns cols[lo : lo + c]: P_mm^-1 into
+    inverse[:c, :c], (P (mu - b))_m into Pa[:c], mu_m into mu_m[:c] and
+    0.5 (c log 2pi - log det P_mm + b^T P b) into corr; False if some P_mm is not
+    positive definite.
     """
-    t = inverse.shape[-2]
-    z = np.einsum("...ijn,...jn->...in", inverse, b)
-    s = d - (b * z).sum(axis=-2)
-    if np.any(s <= 0):
-        raise ValueError(
-            "a covariance restricted to observed columns is not positive definite; "
-            "increase reg_covar"
-        )
-    if out is None:
-        out = np.empty(s.shape[:-1] + (t + 1, t + 1) + s.shape[-1:])
-    scaled = z / s[..., None, :]
-    np.multiply(z[..., :, None, :], scaled[..., None, :, :], out=out[..., :t, :t, :])
-    out[..., :t, :t, :] += inverse
-    out[..., :t, t, :] = -scaled
-    out[..., t, :t, :] = -scaled
-    out[..., t, t, :] = 1 / s
-    return out, log_det + np.log(s)
+    L = _LANES
+    o = g * L
+    chol, linv, rdiag, lanes = scratch
+    b_P_b, det, s = lanes[0], lanes[1], lanes[2]
+    for v in range(L):
+        b_P_b[v] = 0.0
+        det[v] = 1.0
+    for a in range(c):
+        ca = cols[lo + a]
+        for v in range(L):
+            s[v] = 0.0
+        for b in range(c):
+            cb = cols[lo + b]
+            for v in range(L):
+                s[v] += P[ca, cb, o + v] * mu[cb, o + v]
+        for v in range(L):
+            Pa[a, v] = PMu[ca, o + v] - s[v]
+            mu_m[a, v] = mu[ca, o + v]
+            b_P_b[v] += mu[ca, o + v] * s[v]
+    # P_mm = L L^T, row by row.
+    for a in range(c):
+        for b in range(a + 1):
+            for v in range(L):
+                s[v] = P[cols[lo + a], cols[lo + b], o + v]
+            for t in range(b):
+                for v in range(L):
+                    s[v] -= chol[a, t, v] * chol[b, t, v]
+            if b < a:
+                for v in range(L):
+                    chol[a, b, v] = s[v] * rdiag[b, v]
+                continue
+            for v in range(L):
+                if not s[v] > 0.0:
+                    return False
+            for v in range(L):
+                det[v] *= s[v]
+                chol[a, a, v] = math.sqrt(s[v])
+                rdiag[a, v] = 1.0 / chol[a, a, v]
+    # L^-1 by columns, then P_mm^-1 = L^-T L^-1.
+    for b in range(c):
+        for v in range(L):
+            linv[b, b, v] = rdiag[b, v]
+        for a in range(b + 1, c):
+            for v in range(L):
+                s[v] = 0.0
+            for t in range(b, a):
+                for v in range(L):
+                    s[v] += chol[a, t, v] * linv[t, b, v]
+            for v in range(L):
+                linv[a, b, v] = -s[v] * rdiag[a, v]
+    for a in range(c):
+        for b in range(a + 1):
+            for v in range(L):
+                s[v] = 0.0
+            for t in range(a, c):
+                for v in range(L):
+                    s[v] += linv[t, a, v] * linv[t, b, v]
+            for v in range(L):
+                inverse[a, b, v] = s[v]
+                inverse[b, a, v] = s[v]
+    for v in range(L):
+        # One log of the product of the pivots, unless it leaves the float range.
+        if 0.0 < det[v] < np.inf:
+            log_det = math.log(det[v])
+        else:
+            log_det = 0.0
+            for a in range(c):
+                log_det -= 2.0 * math.log(rdiag[a, v])
+        corr[v] = 0.5 * (c * _LOG_2PI - log_det + b_P_b[v])
+    return True
 
 
-def _row_ids(mask: np.ndarray):
-    """Distinct rows of a boolean matrix (sorted) and each row's index among them."""
-    D = mask.shape[1]
-    if D <= 62:
-        # One integer per row: np.unique on it is far faster than on rows.
-        codes = mask.astype(np.int64) @ (np.int64(1) << np.arange(D, dtype=np.int64))
-        unique_codes, inverse = np.unique(codes, return_inverse=True)
-        unique = (unique_codes[:, None] >> np.arange(D)) & 1 == 1
-    else:
-        unique, inverse = np.unique(mask, axis=0, return_inverse=True)
-    return unique, inverse.reshape(-1)
+@numba.njit(fastmath={"reassoc", "contract"}, **_JIT)
+def _chunk_pass(
+    log_prob, start, x0, ptr, cols, pattern, P, P_rows, mu, PMu, weight,
+    point_ll, joint, imputed, accumulate, mm, cross, fill_sums,
+):  # fmt: skip
+    """Turn a chunk's complete-data log densities of x0 (K, m), rows start.., into
+    responsibilities of the observed entries, in place, and use them.
 
-
-class _Workspace:
-    """Arrays reused from one EM iteration to the next.
-
-    Fresh multi-megabyte temporaries cost a page fault per 4 KiB on first
-    touch, and the allocator hands them back to the system when freed: on
-    one core that doubled the time of an E-step.
+    Writes each row's log-likelihood to ``point_ll``; if ``joint`` / ``imputed``
+    have rows, the rows' joint log densities (K, n) / x0 with the missing
+    entries filled by E[x_m | x_o]; if ``accumulate``, leaves the weighted
+    responsibilities in ``log_prob`` and adds the weighted f f^T + P_mm^-1
+    (mm), f x0^T (cross) and f (fill_sums).  P, mu, PMu = P mu, mm and
+    fill_sums have the components last, padded (``_lanes``); P_rows and cross
+    have them first, so that a component's rows are contiguous.  Returns False
+    if some P_mm is not positive definite.
     """
+    K, m = log_prob.shape
+    D = x0.shape[1]
+    L = _LANES
+    groups = P.shape[2] // L
+    stop = start + m
+    base = ptr[start]
+    # Each run of rows with one pattern starts at run_start[r] and keeps its
+    # terms at index r; each row its fills at its slots.
+    run_of = np.empty(m, dtype=np.int64)
+    run_start = np.empty(m, dtype=np.int64)
+    runs = 0
+    for j in range(m):
+        i = start + j
+        c = ptr[i + 1] - ptr[i]
+        if c > 0 and (runs == 0 or pattern[i] != pattern[run_start[runs - 1]]):
+            run_start[runs] = i
+            runs += 1
+        run_of[j] = runs - 1
+    c_max = 0
+    for i in range(start, stop):
+        c_max = max(c_max, ptr[i + 1] - ptr[i])
+    inverses = np.empty((groups, runs, c_max, c_max, L))
+    corr = np.empty((groups, runs, L))
+    Pa = np.empty((groups, runs, c_max, L))
+    mu_m = np.empty((groups, runs, c_max, L))
+    fills = np.empty((groups, ptr[stop] - base, L))
+    scratch = (np.empty((D, D, L)), np.empty((D, D, L)), np.empty((D, L)), np.empty((3, L)))
+    u = np.empty((D, L))
+    q = np.empty(L)
+    for g in range(groups):
+        for r in range(runs):
+            lo = ptr[run_start[r]]
+            c = ptr[run_start[r] + 1] - lo
+            ok = _pattern_terms(
+                g, cols, lo, c, P, mu, PMu, scratch, inverses[g, r], Pa[g, r], mu_m[g, r],
+                corr[g, r],
+            )  # fmt: skip
+            if not ok:
+                return False
+        for j in range(m):
+            i = start + j
+            lo = ptr[i]
+            c = ptr[i + 1] - lo
+            if c == 0:
+                continue
+            r = run_of[j]
+            for a in range(c):
+                ca = cols[lo + a]
+                for v in range(L):
+                    # A dot product over the row's contiguous D entries.
+                    total_u = -Pa[g, r, a, v]
+                    for d in range(D):
+                        total_u += P_rows[g * L + v, ca, d] * x0[i, d]
+                    u[a, v] = total_u
+            for v in range(L):
+                q[v] = corr[g, r, v]
+            for a in range(c):
+                for v in range(L):
+                    fills[g, lo - base + a, v] = mu_m[g, r, a, v]
+                for b in range(c):
+                    for v in range(L):
+                        fills[g, lo - base + a, v] -= inverses[g, r, a, b, v] * u[b, v]
+                for v in range(L):
+                    # u^T y / 2 - mu_m^T u with y = mu_m - f.
+                    q[v] += u[a, v] * (0.5 * (mu_m[g, r, a, v] - fills[g, lo - base + a, v])
+                                       - mu_m[g, r, a, v])  # fmt: skip
+            for v in range(min(L, K - g * L)):
+                log_prob[g * L + v, j] += q[v]
+    if joint.shape[1] > 0:
+        joint[:, start:stop] = log_prob
+    peak, total = _normalise(log_prob)
+    for j in range(m):
+        point_ll[start + j] = peak[j] + math.log(total[j])
+    if imputed.shape[0] > 0:
+        for j in range(m):
+            i = start + j
+            for d in range(D):
+                imputed[i, d] = x0[i, d]
+            for a in range(ptr[i + 1] - ptr[i]):
+                value = 0.0
+                for k in range(K):
+                    value += log_prob[k, j] * fills[k // L, ptr[i] - base + a, k % L]
+                imputed[i, cols[ptr[i] + a]] = value
+    if not accumulate:
+        return True
+    for k in range(K):
+        for j in range(m):
+            log_prob[k, j] *= weight[start + j]
+    rw = np.zeros(L)
+    mass = np.zeros((runs, L))
+    grow = np.empty(L)
+    for g in range(groups):
+        mass[:] = 0.0
+        lanes = min(L, K - g * L)
+        for j in range(m):
+            i = start + j
+            lo = ptr[i]
+            c = ptr[i + 1] - lo
+            if c == 0:
+                continue
+            r = run_of[j]
+            for v in range(lanes):
+                rw[v] = log_prob[g * L + v, j]
+            for v in range(L):
+                mass[r, v] += rw[v]
+            for a in range(c):
+                ca = cols[lo + a]
+                for v in range(L):
+                    grow[v] = rw[v] * fills[g, lo - base + a, v]
+                    fill_sums[ca, g * L + v] += grow[v]
+                for v in range(L):
+                    for d in range(D):
+                        cross[g * L + v, ca, d] += grow[v] * x0[i, d]
+                for b in range(c):
+                    cb = cols[lo + b]
+                    for v in range(L):
+                        mm[ca, cb, g * L + v] += grow[v] * fills[g, lo - base + b, v]
+        # Each run's P_mm^-1, weighted by its rows' total responsibility.
+        for r in range(runs):
+            lo = ptr[run_start[r]]
+            c = ptr[run_start[r] + 1] - lo
+            for a in range(c):
+                for b in range(c):
+                    for v in range(L):
+                        mm[cols[lo + a], cols[lo + b], g * L + v] += (
+                            mass[r, v] * inverses[g, r, a, b, v]
+                        )
+    return True
 
-    def __init__(self):
-        self._flat: dict[str, np.ndarray] = {}
 
-    def __call__(self, name: str, shape, dtype=np.float64) -> np.ndarray:
-        size = math.prod(shape)
-        flat = self._flat.get(name)
-        if flat is None or flat.size < size:
-            flat = self._flat[name] = np.empty(size, dtype=dtype)
-        return flat[:size].reshape(shape)
-
-
-class _Group:
-    """Sorted rows [start, end) with c missing entries, and their patterns' structure.
-
-    Row-level arrays of the group have the layout (K, c, n_c): component,
-    missing slot of the row (its columns ascending), row.
-    """
-
-    def __init__(self, c, start, end, columns, pattern_offset, pos, K, D, slot_offset):
-        self.c, self.start, self.end = c, start, end
-        self.columns = columns  # (P_c, c) missing columns of each pattern, ascending
-        self.patterns = slice(pattern_offset, pattern_offset + len(columns))
-        self.pos = pos  # (n_c,) pattern of each row, local to the group
-        self.row_columns = np.ascontiguousarray(columns[pos].T)  # (c, n_c)
-        self.slots = slice(slot_offset, slot_offset + c * (end - start))
-        self.n_pairs = c * (c + 1) // 2
-        first, second = np.triu_indices(c)
-        self.pair_cells = first * c + second
-        # Blocks of whole patterns (rows of a pattern are contiguous), so the
-        # row-level sums reduce to pattern level by reduceat within a block.
-        counts = np.bincount(pos, minlength=len(columns))
-        bounds = np.r_[0, np.cumsum(counts)]
-        step = max(16, _BLOCK_ELEMENTS // (c * c * K))
-        self.blocks = []
-        p = 0
-        while p < len(columns):
-            q = max(p + 1, int(np.searchsorted(bounds, bounds[p] + step, side="right")) - 1)
-            block_counts = counts[p:q]
-            # Targets in (K, D, D) of the (m, m) blocks' upper triangles, (K, pairs, patterns).
-            cells = columns[p:q][:, first] * D + columns[p:q][:, second]
-            target = (np.arange(K)[:, None, None] * D * D + cells.T[None]).ravel()
-            runs = None if np.all(block_counts == 1) else bounds[p:q] - bounds[p]
-            # reduceat pays per run: with short runs, scatter the rows themselves
-            # (each row's pattern within the block, to expand the targets).
-            local = None
-            if runs is not None and (bounds[q] - bounds[p]) < _MIN_RUN * (q - p):
-                local = pos[bounds[p] : bounds[q]] - p
-            target = target.reshape(K, len(first), q - p)
-            self.blocks.append((slice(bounds[p], bounds[q]), slice(p, q), runs, target, local))
-            p = q
+def _lanes(values: np.ndarray, fill) -> np.ndarray:
+    """``values`` (K, ...) with the components moved last and padded to whole groups
+    of _LANES with ``fill`` (..., K'), C-contiguous."""
+    K = values.shape[0]
+    moved = np.moveaxis(values, 0, -1)
+    out = np.empty(moved.shape[:-1] + (-(-K // _LANES) * _LANES,))
+    out[...] = fill
+    out[..., :K] = moved
+    return out
 
 
 class MissingPatterns:
-    """Rows with NaN (n, D), already centred, indexed by missingness pattern.
+    """Rows with NaN (n, D), already centred, sorted by missingness pattern.
 
-    Everything that depends only on where the NaN are is computed here, once:
-    rows sorted by (number of missing entries, pattern) (``order`` maps sorted
-    positions to the caller's rows), the slots (row, missing column) in the
-    groups' layout and by column, the rows missing each column, and the prefix
-    tree along which the P_mm^-1 are bordered.
+    ``order`` maps sorted positions to the caller's rows. Per sorted row: x0
+    (zeros at the missing entries), its missing columns (``cols[ptr[i]:ptr[i+1]]``,
+    ascending) and its pattern's number.
     """
 
     def __init__(self, Xc: np.ndarray, K: int):
@@ -191,308 +320,110 @@ class MissingPatterns:
             raise DataError(
                 f"X row {empty[0]} has no observed value; drop rows that are entirely missing"
             )
-        self.n, self.D = n, D = Xc.shape
+        self.n, self.D = Xc.shape
         self.K = K
-        patterns, inverse = _row_ids(mask)
-        counts = patterns.sum(axis=1)
-        # Renumber the patterns by (count, pattern) so each count's patterns are contiguous.
-        rank = np.lexsort((np.arange(len(patterns)), counts))
-        patterns, counts = patterns[rank], counts[rank]
-        inverse = np.argsort(rank)[inverse]
-        self.order = np.argsort(inverse, kind="stable")
-        inverse = inverse[self.order]
-        self.XT = np.ascontiguousarray(np.where(mask, 0.0, Xc)[self.order].T)
-        rows_, cols_ = np.triu_indices(D)
-        self.mask_features = (patterns[:, rows_] & patterns[:, cols_]).T.astype(np.float64)
-        self._workspace = _Workspace()
+        pattern = _pattern_ids(mask)
+        self.order = np.argsort(pattern, kind="stable")
+        self.pattern = np.ascontiguousarray(pattern[self.order])
+        sorted_mask = mask[self.order]
+        self.x0 = np.where(sorted_mask, 0.0, Xc[self.order])
+        self.ptr = np.r_[0, np.cumsum(sorted_mask.sum(axis=1))]
+        self.cols = np.nonzero(sorted_mask)[1]
+        self.kernel = QuadraticFullKernel(K, self.D, np.float64)
+        self._step = max(256, _CHUNK_ELEMENTS // self.kernel.chunk_width)
+        self._features = None
+        if self.n * self.kernel.width * 8 <= _FEATURE_CACHE_BYTES:
+            self._features = [self._chunk_features(points) for points in self.chunks()]
 
-        self.groups: list[_Group] = []
-        starts = np.searchsorted(inverse, np.arange(len(patterns) + 1))
-        slot_rows, slot_cols = [], []
-        slot_offset = 0
-        for c in np.unique(counts):
-            if c == 0:
-                continue
-            first, last = np.searchsorted(counts, [c, c + 1])
-            start, end = starts[first], starts[last]
-            columns = np.nonzero(patterns[first:last])[1].reshape(last - first, c)
-            group = _Group(
-                int(c),
-                int(start),
-                int(end),
-                columns,
-                int(first),
-                inverse[start:end] - first,
-                K,
-                D,
-                slot_offset,
-            )
-            self.groups.append(group)
-            slot_rows.append(np.broadcast_to(np.arange(start, end), (c, end - start)).ravel())
-            slot_cols.append(group.row_columns.ravel())
-            slot_offset += c * (end - start)
-        self.n_slots = slot_offset
-        rows = np.concatenate(slot_rows) if slot_rows else np.zeros(0, np.intp)
-        cols = np.concatenate(slot_cols) if slot_cols else np.zeros(0, np.intp)
-        # By column: the slots missing column j are contiguous, their rows' x0 copied once.
-        self.by_column = np.lexsort((rows, cols))
-        self.from_column = np.argsort(self.by_column)
-        self.column_bounds = np.searchsorted(cols[self.by_column], np.arange(D + 1))
-        self.XS = np.ascontiguousarray(self.XT[:, rows[self.by_column]])
-        self.missing = patterns.astype(np.float64)  # (n_patterns, D)
-        self._build_prefix_tree(patterns, counts)
+    def chunks(self):
+        for start in range(0, self.n, self._step):
+            yield slice(start, min(start + self._step, self.n))
 
-    def _build_prefix_tree(self, patterns, counts):
-        """Levels t = 1.. of distinct t-prefixes of the patterns' sorted missing columns."""
-        D = self.D
-        self.levels = []  # (parent index, flat P index of b (t-1, N), of d (N,))
-        self.pattern_node = {}
-        previous = None
-        cumulative = np.cumsum(patterns, axis=1)
-        for t in range(1, int(counts.max(initial=0)) + 1):
-            live = np.flatnonzero(counts >= t)
-            prefix = patterns[live] & (cumulative[live] <= t)
-            unique, node = _row_ids(prefix)
-            cols = np.nonzero(unique)[1].reshape(len(unique), t)
-            last = cols[:, -1]
-            parent = np.zeros(len(unique), dtype=np.intp)
-            if t > 1:
-                parent[node] = previous[live]
-            self.levels.append((parent, (cols[:, :-1] * D + last[:, None]).T, last * (D + 1)))
-            full = np.zeros(len(patterns), dtype=np.intp)
-            full[live] = node
-            previous = full
-            self.pattern_node[t] = node[counts[live] == t]
-        for g in self.groups:
-            # Where each pattern's P_mm^-1 sits in its level of the tree.
-            g.node = self.pattern_node[g.c]
-            g.row_node = g.node[g.pos]
-            nodes = len(self.levels[g.c - 1][0])
-            g.identity = np.array_equal(g.node, np.arange(nodes))
-            # Flat index of each pattern's upper-triangle pairs in its level, (pairs, P_c).
-            g.pair_index = g.pair_cells[:, None] * nodes + g.node[None, :]
+    def _chunk_features(self, points):
+        return self.kernel.features(np.ascontiguousarray(self.x0[points].T))
 
-    def small_inverses(self, P):
-        """P_mm^-1 (K, t, t, N_t) and log det P_mm (K, N_t) of the N_t nodes of each level t
-        of the prefix tree; a group's pattern p is node ``group.node[p]`` of level c."""
-        K = self.K
-        flat = P.reshape(K, -1)
-        inverses, log_dets = {}, {}
-        inverse = log_det = None
-        ws = self._workspace
-        for t, (parent, b_index, d_index) in enumerate(self.levels, start=1):
-            d = np.take(flat, d_index, axis=1)
-            N = d.shape[1]
-            if t == 1:
-                if np.any(d <= 0):
-                    raise ValueError(
-                        "a covariance restricted to observed columns is not positive "
-                        "definite; increase reg_covar"
-                    )
-                inverse, log_det = (1 / d)[:, None, None], np.log(d)
-            else:
-                parents = ws("parents", (K, t - 1, t - 1, N))
-                np.take(inverse, parent, axis=-1, out=parents, mode="clip")
-                inverse, log_det = border_inverse(
-                    parents,
-                    np.take(log_det, parent, axis=-1),
-                    np.take(flat, b_index, axis=1),
-                    d,
-                    out=ws(f"level{t}", (K, t, t, N)),
-                )
-            inverses[t], log_dets[t] = inverse, log_det
-        return inverses, log_dets
+    def features(self, points):
+        """The quadratic features (width, rows) of x0 for one of ``chunks()``."""
+        if self._features is not None:
+            return self._features[points.start // self._step]
+        return self._chunk_features(points)
 
-    def features(self):
-        """Chunks (columns slice, quadratic features of x0) over the sorted rows: the
-        complete-data kernel's features, so one product gives x0^T P x0 for all rows."""
-        kernel = QuadraticFullKernel(self.K, self.D, np.float64)
-        step = max(256, _FEATURE_ELEMENTS // kernel.width)
-        for start in range(0, self.n, step):
-            cols = slice(start, min(start + step, self.n))
-            yield cols, kernel.features(self.XT[:, cols])
+    def e_pass(self, weights, means, prec_chol, covariance_type, weight=None, stats=None,
+               joint=None, imputed=None):  # fmt: skip
+        """One pass over the chunks; returns the per-row log-likelihoods (n,).
 
-    def _view(self, array, g):
-        """A group's (K, c, n_c) view of a (K, slots) array."""
-        return array[:, g.slots].reshape(self.K, g.c, g.end - g.start)
-
-    def e_step(self, weights, means, prec_chol, covariance_type, visit, features=None):
-        """Joint log densities of the observed entries, block of rows by block of rows.
-
-        Calls ``visit(rows, log_prob, group, block, fills, inverses)`` once the joint log
-        densities ``log_prob`` (K, B) of the sorted rows ``rows`` are final (a view
-        the visitor may overwrite, e.g. with responsibilities); ``fills`` (K, c, B)
-        are E[x_m | x_o] in the group's layout (valid during the call; None, as are
-        ``group`` and ``block``, for the rows without missing entries) and
-        ``inverses`` the P_mm^-1 of :meth:`small_inverses`.  Returns the workspace
-        array (K, n) holding the ``log_prob`` blocks.
+        With ``stats`` (from :meth:`new_stats`) adds the weighted statistics; with
+        ``joint`` (K, n) / ``imputed`` (n, D) fills those in, all in sorted order.
         """
-        K, D = means.shape
-        ws = self._workspace
-        P = dense_precisions(prec_chol, covariance_type, K, D)
-        inverses, log_dets = self.small_inverses(P)
-        log_det_sigma = np.broadcast_to(
-            -2 * log_det_precision_cholesky(prec_chol, covariance_type, D), (K,)
-        )
-        Pmu = np.einsum("kde,ke->kd", P, means)
-        mu_P_mu = np.einsum("kd,kd->k", Pmu, means)
-        const = np.log(weights) - 0.5 * (D * LOG_2PI + log_det_sigma + mu_P_mu)
-        rows, cols = np.triu_indices(D)
-        scale = np.where(rows == cols, 1.0, 2.0)
-        coef = np.hstack([P[:, rows, cols] * scale, -2 * Pmu])
-        # The complete-data form (x0 - mu)^T P (x0 - mu) of every row.
-        log_prob = ws("log_prob", (K, self.n))
-        for points, F in features if features is not None else self.features():
-            np.matmul(coef, F, out=log_prob[:, points])
-        log_prob *= -0.5
-        log_prob += const[:, None]
-        complete = self.groups[0].start if self.groups else self.n
-        if complete:
-            visit(slice(0, complete), log_prob[:, :complete], None, None, None, inverses)
-        if not self.groups:
-            return log_prob
-        # (P x0)_j by column j over the rows missing j, then in the groups' layout.
-        by_column = ws("by_column", (K, self.n_slots))
-        bounds = self.column_bounds
-        for j in range(D):
-            lo, hi = bounds[j], bounds[j + 1]
-            if hi > lo:
-                np.matmul(P[:, j, :], self.XS[:, lo:hi], out=by_column[:, lo:hi])
-        G = ws("G", (K, self.n_slots))
-        np.take(by_column, self.from_column, axis=1, out=G, mode="clip")
-        # Per pattern, with b = mu on the missing columns and a = mu - b:
-        # b^T P b = mu_m^T P_mm mu_m (linear in the quadratic features of the masks)
-        # and u_m = (P x0)_m - (P a)_m, (P a)_m = (P mu)_m - (P b)_m.
-        b_P_b = (P[:, rows, cols] * scale * means[:, rows] * means[:, cols]) @ self.mask_features
-        Pb = ws("Pb", (K,) + self.missing.shape)
-        for k in range(K):
-            # One product per component: a broadcast batch would bypass BLAS.
-            np.matmul(self.missing, means[k, :, None] * P[k], out=Pb[k])
-        for g in self.groups:
-            c = g.c
-            Pa_m = np.take_along_axis(Pb[:, g.patterns], g.columns[None], axis=2)
-            Pa_m = np.take(Pmu, g.columns.T, axis=1) - Pa_m.transpose(0, 2, 1)  # (K, c, P_c)
-            log_det_mm = np.take(log_dets[c], g.node, axis=-1)
-            corr = 0.5 * (c * LOG_2PI - log_det_mm + b_P_b[:, g.patterns])
-            C = inverses[c]
-            G_g = self._view(G, g)
-            out = log_prob[:, g.start : g.end]
-            for blk in g.blocks:
-                block, pats, runs = blk[:3]
-                B = block.stop - block.start
-                if runs is None and g.identity:
-                    C_rows = C[..., pats]
-                else:
-                    C_rows = ws("C_rows", (K, c, c, B))
-                    np.take(C, g.row_node[block], axis=-1, out=C_rows, mode="clip")
-                u = ws("u", (K, c, B))
-                if runs is None:
-                    corr_rows = corr[:, pats]
-                    np.subtract(G_g[:, :, block], Pa_m[..., pats], out=u)
-                else:
-                    pos = g.pos[block]
-                    corr_rows = ws("corr_rows", (K, B))
-                    np.take(corr, pos, axis=-1, out=corr_rows, mode="clip")
-                    np.take(Pa_m, pos, axis=-1, out=u, mode="clip")
-                    np.subtract(G_g[:, :, block], u, out=u)
-                y = ws("y", (K, c, B))
-                np.einsum("kjln,kln->kjn", C_rows, u, out=y)
-                mu = ws("mu", (K, c, B))
-                np.take(means, g.row_columns[:, block], axis=1, out=mu, mode="clip")
-                # -q/2 = ... + u_m^T y / 2 - mu_m^T u_m; the rest is per pattern.
-                q = ws("q", (K, B))
-                np.einsum("kcn,kcn->kn", u, y, out=q)
-                q *= 0.5
-                q -= np.einsum("kcn,kcn->kn", u, mu, out=ws("u_mu", (K, B)))
-                out[:, block] += corr_rows
-                out[:, block] += q
-                f = np.subtract(mu, y, out=y)
-                rows = slice(g.start + block.start, g.start + block.stop)
-                visit(rows, out[:, block], g, blk, f, inverses)
-        return log_prob
-
-    def accumulate(self, acc, r, group, block, fills, inverses):
-        """Add a block's part of the (m, m) moments, and store its weighted fills.
-
-        ``r`` (K, B) are the block's weighted responsibilities, ``acc`` a dict
-        shared by the blocks of one pass (see :meth:`statistics`)."""
         K, D = self.K, self.D
-        ws = self._workspace
-        g = group
-        rows, pats, runs, target, local = block
-        if acc.get("group") is not g:
-            # The upper-triangle pairs of the group's P_mm^-1, (K, pairs, P_c).
-            acc["C"] = ws("C_pairs", (K, g.n_pairs, len(g.columns)))
-            flat = inverses[g.c].reshape(K, -1)
-            np.take(flat, g.pair_index, axis=1, out=acc["C"], mode="clip")
-            acc["group"] = g
-        C = acc["C"]
-        w = self._view(acc["weighted"], g)[:, :, rows]
-        np.multiply(fills, r[:, None, :], out=w)
-        products = ws("products", (K, g.n_pairs, rows.stop - rows.start))
-        start = 0
-        for i in range(g.c):
-            # Pairs (i, j >= i) in np.triu_indices order.
-            np.multiply(w[:, i, None], fills[:, i:], out=products[:, start : start + g.c - i])
-            start += g.c - i
-        mass = r if runs is None else np.add.reduceat(r, runs, axis=1)
-        conditional = ws("conditional", (K, g.n_pairs, mass.shape[1]))
-        np.multiply(C[..., pats], mass[:, None, :], out=conditional)
-        if local is not None:
-            # Expanded here rather than stored: a (K, pairs, B) index read from memory
-            # on every pass cost more than taking it from the block's small table.
-            row_target = ws("row_target", products.shape, np.intp)
-            np.take(target, local, axis=-1, out=row_target, mode="clip")
-            acc["mm"] += np.bincount(row_target.ravel(), products.ravel(), minlength=K * D * D)
-            values, where = conditional, target
-        else:
-            if runs is not None:
-                reduced = ws("reduced", conditional.shape)
-                products = np.add.reduceat(products, runs, axis=2, out=reduced)
-            conditional += products
-            values, where = conditional, target
-        acc["mm"] += np.bincount(where.ravel(), values.ravel(), minlength=K * D * D)
+        dense_chol = dense_precision_cholesky(prec_chol, covariance_type, K, D)
+        kernel = self.kernel
+        kernel.set_parameters(weights, means, dense_chol)
+        P = dense_chol @ dense_chol.transpose(0, 2, 1)
+        mu = np.asarray(means, dtype=np.float64)
+        PMu = _lanes(np.einsum("kde,ke->kd", P, mu), 0.0)
+        # Padding lanes get identity precisions: factorable, and their weight is 0.
+        P, mu = _lanes(P, np.eye(D)[:, :, None]), _lanes(mu, 0.0)
+        P_rows = np.ascontiguousarray(np.moveaxis(P, -1, 0))
+        w = np.ones(self.n) if weight is None else weight
+        point_ll = np.empty(self.n)
+        # Arrays without rows tell the compiled loop what not to write.
+        joint = np.empty((K, 0)) if joint is None else joint
+        imputed = np.empty((0, D)) if imputed is None else imputed
+        sink = stats
+        if stats is None:
+            sink = {"mm": np.empty((0, 0, 0)), "cross": np.empty((0, 0, 0))}
+            sink["fill_sums"] = np.empty((0, 0))
+        for points in self.chunks():
+            F = self.features(points)
+            resp = kernel.log_prob(F)
+            ok = _chunk_pass(
+                resp, points.start, self.x0, self.ptr, self.cols, self.pattern, P, P_rows, mu,
+                PMu, w,
+                point_ll, joint, imputed,
+                stats is not None, sink["mm"], sink["cross"], sink["fill_sums"],
+            )  # fmt: skip
+            if not ok:
+                raise ValueError(_NOT_POSITIVE_DEFINITE)
+            if stats is not None:
+                accumulate_weighted_sums(resp, F, stats["moments"], stats["nk"])
+        return point_ll
 
-    def new_accumulator(self):
+    def new_stats(self):
+        K, D = self.K, self.D
         return {
-            "mm": np.zeros(self.K * self.D * self.D),
-            "group": None,
-            "weighted": self._workspace("weighted", (self.K, self.n_slots)),
+            "nk": np.zeros(K),
+            "moments": np.zeros((K, self.kernel.width)),
+            # Components last, padded to whole lane groups (see _lanes).
+            "mm": np.zeros((D, D, -(-K // _LANES) * _LANES)),
+            "cross": np.zeros((-(-K // _LANES) * _LANES, D, D)),
+            "fill_sums": np.zeros((D, -(-K // _LANES) * _LANES)),
         }
 
-    def statistics(self, resp, acc, features=None):
-        """nk (K,), sums (K, D) and sxx (K, D, D) of the expected complete data, from
-        the responsibilities (K, n) and the blocks' accumulator."""
-        K, D = self.K, self.D
-        ws = self._workspace
-        nk = resp.sum(axis=1)
-        width = D * (D + 1) // 2 + D
-        moments = np.zeros((K, width))
-        for points, F in features if features is not None else self.features():
-            moments += resp[:, points] @ F.T
+    def statistics(self, stats):
+        """nk (K,), sums (K, D) and sxx (K, D, D) of the expected complete data."""
+        D = self.D
+        moments = stats["moments"]
+        q = self.kernel.n_quadratic
         rows, cols = np.triu_indices(D)
-        sxx = np.empty((K, D, D))
-        sxx[:, rows, cols] = moments[:, : width - D]
-        sxx[:, cols, rows] = moments[:, : width - D]
-        sums = moments[:, width - D :].copy()
-        if not self.groups:
-            return nk, sums, sxx
-        mm = acc["mm"].reshape(K, D, D)
-        # Upper triangles of the (m, m) blocks (columns ascending): mirror them.
-        mm += np.triu(mm, 1).transpose(0, 2, 1)
-        sxx += mm
-        by_column = ws("by_column", (K, self.n_slots))
-        np.take(acc["weighted"], self.by_column, axis=1, out=by_column, mode="clip")
-        bounds = self.column_bounds
-        cross = np.zeros((K, D, D))
-        for j in range(D):
-            lo, hi = bounds[j], bounds[j + 1]
-            if hi > lo:
-                w = by_column[:, lo:hi]
-                cross[:, j, :] = w @ self.XS[:, lo:hi].T
-                sums[:, j] += w.sum(axis=1)
-        sxx += cross + cross.transpose(0, 2, 1)
-        return nk, sums, sxx
+        sxx = np.empty((self.K, D, D))
+        sxx[:, rows, cols] = moments[:, :q]
+        sxx[:, cols, rows] = moments[:, :q]
+        K = self.K
+        cross = stats["cross"][:K]
+        sxx += np.moveaxis(stats["mm"][..., :K], -1, 0) + cross + cross.transpose(0, 2, 1)
+        sums = moments[:, q:] + stats["fill_sums"][:, :K].T
+        return stats["nk"], sums, sxx
+
+
+def _pattern_ids(mask: np.ndarray) -> np.ndarray:
+    """Each row's number among the distinct rows of a boolean matrix (sorted)."""
+    D = mask.shape[1]
+    if D <= 62:
+        # One integer per row: np.unique on it is far faster than on rows.
+        codes = mask.astype(np.int64) @ (np.int64(1) << np.arange(D, dtype=np.int64))
+        return np.unique(codes, return_inverse=True)[1].reshape(-1)
+    return np.unique(mask, axis=0, return_inverse=True)[1].reshape(-1)
 
 
 class MissingEngine:
@@ -517,34 +448,17 @@ class MissingEngine:
         self.total_weight = float(w.sum())
         self.covariance_type = covariance_type
         self.K, self.D = K, X.shape[1]
-        width = self.D * (self.D + 1) // 2 + self.D
-        self._features = None
-        if self.patterns.n * width * 8 <= _FEATURE_CACHE_BYTES:
-            self._features = list(self.patterns.features())
 
     def e_pass(self, params):
         """Mean log-likelihood of the observed entries and the expected statistics."""
         weights, means, prec_chol = params
         patterns, weight = self.patterns, self.weight
-        acc = patterns.new_accumulator()
-        log_lik = 0.0
-
-        def visit(rows, log_prob, group, block, fills, inverses):
-            # Each block is normalised and accumulated while its fills are in cache.
-            nonlocal log_lik
-            point_ll = normalise_in_place(log_prob)
-            if weight is None:
-                log_lik += point_ll.sum()
-            else:
-                log_lik += float(weight[rows] @ point_ll)
-                log_prob *= weight[rows]
-            if group is not None:
-                patterns.accumulate(acc, log_prob, group, block, fills, inverses)
-
-        resp = patterns.e_step(
-            weights, means, prec_chol, self.covariance_type, visit, self._features
+        stats = patterns.new_stats()
+        point_ll = patterns.e_pass(
+            weights, means, prec_chol, self.covariance_type, weight=weight, stats=stats
         )
-        nk, sums, sxx = patterns.statistics(resp, acc, self._features)
+        log_lik = point_ll.sum() if weight is None else float(weight @ point_ll)
+        nk, sums, sxx = patterns.statistics(stats)
         return log_lik / self.total_weight, {"nk": nk, "sums": sums, "sxx": sxx}
 
     def sums(self, stats):
@@ -573,16 +487,8 @@ def missing_log_prob_and_impute(Xc, weights, means, prec_chol, covariance_type):
     K = len(weights)
     patterns = MissingPatterns(Xc, K)
     joint = np.empty((K, patterns.n))
-    imputed = patterns.XT.T.copy()
-
-    def visit(rows, log_prob, group, block, fills, inverses):
-        joint[:, rows] = log_prob
-        if group is not None:
-            normalise_in_place(log_prob)
-            expected = np.einsum("kn,kcn->cn", log_prob, fills)
-            imputed[np.arange(rows.start, rows.stop), group.row_columns[:, block[0]]] = expected
-
-    patterns.e_step(weights, means, prec_chol, covariance_type, visit)
+    imputed = np.empty((patterns.n, patterns.D))
+    patterns.e_pass(weights, means, prec_chol, covariance_type, joint=joint, imputed=imputed)
     out_joint = np.empty_like(joint)
     out_joint[:, patterns.order] = joint
     out = np.empty_like(imputed)
