@@ -94,7 +94,8 @@ def _exp_nonpositive(z):
     return e if keep else 0.0
 
 
-@numba.njit(**_JIT)
+# Contraction to FMA applies to the inlined exp too: numba compiles it with these flags.
+@numba.njit(fastmath={"contract"}, **_JIT)
 def _normalise(log_prob):
     K, n = log_prob.shape
     peak = np.empty(n)
