@@ -66,7 +66,7 @@ def _float(typingctx, x):
     return types.float64(types.uint64), codegen
 
 
-@numba.njit(inline="always", fastmath={"contract"}, **_JIT)
+@numba.njit(fastmath={"contract"}, **_JIT)
 def _exp_nonpositive(z):
     keep = z >= _EXP_FLOOR
     z = z if keep else _EXP_FLOOR
@@ -105,7 +105,9 @@ def _normalise(log_prob):
         stop = min(start + _TILE, n)
         tile_peak = peak[start:stop]
         tile_total = total[start:stop]
-        tile_peak[:] = log_prob[0, start:stop]
+        first = log_prob[0, start:stop]
+        for j in range(stop - start):
+            tile_peak[j] = first[j]
         for k in range(1, K):
             row = log_prob[k, start:stop]
             for j in range(stop - start):
