@@ -232,7 +232,10 @@ def _chunk_pass(
             for v in range(min(L, K - g * L)):
                 log_prob[g * L + v, j] += q[v]
     if joint.shape[1] > 0:
-        joint[:, start:stop] = log_prob
+        # Loops, not array assignments: those cost numba seconds of compilation.
+        for k in range(K):
+            for j in range(m):
+                joint[k, start + j] = log_prob[k, j]
     peak, total = _normalise(log_prob)
     for j in range(m):
         point_ll[start + j] = peak[j] + math.log(total[j])
@@ -255,7 +258,9 @@ def _chunk_pass(
     mass = np.zeros((runs, L))
     grow = np.empty(L)
     for g in range(groups):
-        mass[:] = 0.0
+        for r in range(runs):
+            for v in range(L):
+                mass[r, v] = 0.0
         lanes = min(L, K - g * L)
         for j in range(m):
             i = start + j
