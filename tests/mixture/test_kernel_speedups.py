@@ -8,8 +8,7 @@ import pytest
 from scipy import stats
 from sklearn.mixture import GaussianMixture as SklearnGaussianMixture
 
-import acmlkit.mixture.em as em
-from acmlkit.mixture import GaussianMixture
+from acmlkit.mixture import GaussianMixture, _kernels
 from acmlkit.mixture._kernels import (
     DiagKernel,
     QuadraticFullKernel,
@@ -66,14 +65,14 @@ def test_features_equal_the_definition(kind, n, D, K, dtype):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_feature_source_centres_and_chunks_like_the_naive_twin(kind, dtype, monkeypatch):
     # A small chunk budget forces many chunks and a ragged last one.
-    monkeypatch.setattr(em, "_CHUNK_ELEMENTS", 1 << 12)
+    monkeypatch.setattr(_kernels, "_CHUNK_ELEMENTS", 1 << 12)
     rng = np.random.default_rng(1)
     n, D, K = 3_001, 6, 3
     X = rng.normal(-40.0, 5.0, size=(n, D)).astype(dtype)
     center = X.mean(axis=0, dtype=np.float64)
     kernel = KERNELS[kind](K, D, dtype)
-    cached = em._FeatureSource(kernel, X, center)
-    streamed = em._FeatureSource(kernel, X, center, cache=False)
+    cached = _kernels.FeatureSource(kernel, X, center)
+    streamed = _kernels.FeatureSource(kernel, X, center, cache=False)
     centred = X - center.astype(dtype)
     np.testing.assert_array_equal(cached.centred, centred)
     np.testing.assert_array_equal(streamed.centred, centred)
@@ -84,7 +83,7 @@ def test_feature_source_centres_and_chunks_like_the_naive_twin(kind, dtype, monk
         np.testing.assert_allclose(cached[points], expected[:, points], rtol=1e-6, atol=0)
         np.testing.assert_array_equal(cached[points], streamed[points])
     # Already-centred input (center None) is taken as it is.
-    np.testing.assert_array_equal(em._FeatureSource(kernel, centred).centred, centred)
+    np.testing.assert_array_equal(_kernels.FeatureSource(kernel, centred).centred, centred)
 
 
 def random_parameters(rng, K, D):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import linalg, special
 
-from acmlkit.mixture import _missing
+from acmlkit.mixture import _kernels
 from acmlkit.mixture._missing import MissingEngine, missing_log_prob_and_impute
 
 
@@ -74,7 +74,7 @@ CHUNKS = pytest.mark.parametrize("chunk_elements", [1 << 19, 1], ids=["one-chunk
 @CHUNKS
 @pytest.mark.parametrize("n, D, K, share", [(700, 6, 3, 0.45), (400, 9, 2, 0.3), (600, 4, 5, 0.1)])
 def test_e_pass_matches_a_per_row_twin(monkeypatch, chunk_elements, n, D, K, share):
-    monkeypatch.setattr(_missing, "_CHUNK_ELEMENTS", chunk_elements)
+    monkeypatch.setattr(_kernels, "_CHUNK_ELEMENTS", chunk_elements)
     X = holes(n, D, share, seed=D)
     sample_weight = np.random.default_rng(1).uniform(0.2, 3.0, n)
     engine = MissingEngine(X, sample_weight, "full", K, 1e-6)
@@ -89,7 +89,7 @@ def test_e_pass_matches_a_per_row_twin(monkeypatch, chunk_elements, n, D, K, sha
 
 @CHUNKS
 def test_log_prob_and_impute_match_a_per_row_twin(monkeypatch, chunk_elements):
-    monkeypatch.setattr(_missing, "_CHUNK_ELEMENTS", chunk_elements)
+    monkeypatch.setattr(_kernels, "_CHUNK_ELEMENTS", chunk_elements)
     X = holes(500, 7, 0.4, seed=3)
     Xc = X - np.nanmean(X, axis=0)
     weights, means, covs, prec_chol = parameters(X, 3, seed=5)

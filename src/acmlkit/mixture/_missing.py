@@ -37,12 +37,8 @@ import numpy as np
 
 from acmlkit.errors import DataError
 from acmlkit.mixture._compiled import _JIT, _normalise, accumulate_weighted_sums
-from acmlkit.mixture._kernels import QuadraticFullKernel
+from acmlkit.mixture._kernels import FeatureSource, QuadraticFullKernel
 
-# Rows per chunk: a chunk's quadratic features (width ~ D^2/2) take about 4 MiB.
-_CHUNK_ELEMENTS = 1 << 19
-# The quadratic features of x0 are kept between EM iterations up to this size.
-_FEATURE_CACHE_BYTES = 1 << 30
 _LOG_2PI = math.log(2 * math.pi)
 _NOT_POSITIVE_DEFINITE = (
     "a covariance restricted to observed columns is not positive definite; increase reg_covar"
@@ -335,23 +331,8 @@ class MissingPatterns:
         self.ptr = np.r_[0, np.cumsum(sorted_mask.sum(axis=1))]
         self.cols = np.nonzero(sorted_mask)[1]
         self.kernel = QuadraticFullKernel(K, self.D, np.float64)
-        self._step = max(256, _CHUNK_ELEMENTS // self.kernel.chunk_width)
-        self._features = None
-        if self.n * self.kernel.width * 8 <= _FEATURE_CACHE_BYTES:
-            self._features = [self._chunk_features(points) for points in self.chunks()]
-
-    def chunks(self):
-        for start in range(0, self.n, self._step):
-            yield slice(start, min(start + self._step, self.n))
-
-    def _chunk_features(self, points):
-        return self.kernel.features(np.ascontiguousarray(self.x0[points].T))
-
-    def features(self, points):
-        """The quadratic features (width, rows) of x0 for one of ``chunks()``."""
-        if self._features is not None:
-            return self._features[points.start // self._step]
-        return self._chunk_features(points)
+        # The quadratic features of x0, so one product gives x0^T P x0 for all rows.
+        self.features = FeatureSource(self.kernel, self.x0)
 
     def e_pass(self, weights, means, prec_chol, covariance_type, weight=None, stats=None,
                joint=None, imputed=None):  # fmt: skip
@@ -379,8 +360,8 @@ class MissingPatterns:
         if stats is None:
             sink = {"mm": np.empty((0, 0, 0)), "cross": np.empty((0, 0, 0))}
             sink["fill_sums"] = np.empty((0, 0))
-        for points in self.chunks():
-            F = self.features(points)
+        for points in self.features.chunks():
+            F = self.features[points]
             resp = kernel.log_prob(F)
             ok = _chunk_pass(
                 resp, points.start, self.x0, self.ptr, self.cols, self.pattern, P, P_rows, mu,

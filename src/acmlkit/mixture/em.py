@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from acmlkit.errors import DataError
 from acmlkit.mixture._compiled import normalise_in_place
-from acmlkit.mixture._kernels import make_kernel
+from acmlkit.mixture._kernels import FeatureSource, make_kernel
 from acmlkit.mixture._missing import MissingEngine as _MissingEngine
 from acmlkit.mixture._missing import missing_log_prob_and_impute
 from acmlkit.mixture.densities import (
@@ -34,11 +34,6 @@ ONLINE_STEP_EXPONENT = 0.6
 # convergence; a few iterations from k-means++ seeds reach the same basin).
 KMEANS_ITERATIONS = 20
 
-# Points per chunk scale inversely with the widest per-chunk temporary: about
-# 4 MiB of float64, measured fastest on one core for D=16, K=8.
-_CHUNK_ELEMENTS = 1 << 19
-# Per-point features are computed once per fit when they take at most this much.
-_FEATURE_CACHE_BYTES = 1 << 30
 
 
 class ConvergenceWarning(UserWarning):
@@ -176,11 +171,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             init_X = engine.filled
             init_kernel = make_kernel(self.covariance_type, K, D, np.float64)
             init_kernel.prepare(init_X, weight)
-            init_features = _FeatureSource(init_kernel, init_X)
+            init_features = FeatureSource(init_kernel, init_X)
         else:
             center = np.average(X, axis=0, weights=weight).astype(np.float64)
             kernel = make_kernel(self.covariance_type, K, D, X.dtype)
-            features = _FeatureSource(kernel, X, center)
+            features = FeatureSource(kernel, X, center)
             init_X = features.centred
             kernel.prepare(init_X, weight)
             engine = _CompleteEngine(kernel, features, weight)
@@ -234,7 +229,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         warm = self._check_warm(D)
         rng = check_random_state(self.random_state)
         init_kernel = make_kernel(self.covariance_type, K, D, dtype)
-        init_features = _FeatureSource(init_kernel, np.vstack(sample), center)
+        init_features = FeatureSource(init_kernel, np.vstack(sample), center)
         init_X = init_features.centred
         init_kernel.prepare(init_X, None)
         init_data = (init_X, init_features, None, init_kernel)
@@ -285,7 +280,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if online is None:
             center = np.average(X, axis=0, weights=weight).astype(np.float64)
             kernel = make_kernel(self.covariance_type, K, D, X.dtype)
-            features = _FeatureSource(kernel, X, center)
+            features = FeatureSource(kernel, X, center)
             Xc = features.centred
             kernel.prepare(Xc, weight)
             rng = check_random_state(self.random_state)
@@ -304,7 +299,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         else:
             center, kernel = online["center"], online["kernel"]
             # One pass per chunk: caching its features would only add memory.
-            features = _FeatureSource(kernel, X, center, cache=False)
+            features = FeatureSource(kernel, X, center, cache=False)
             Xc = features.centred
         kernel.set_parameters(*online["params"])
         log_lik, stats = _CompleteEngine(kernel, features, weight).e_pass_stats()
@@ -543,7 +538,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             return self._missing_pass(X, center)[0]
         kernel = make_kernel(self.covariance_type, self.n_components, X.shape[1], X.dtype)
         kernel.set_parameters(self.weights_, self.means_ - center, self.precisions_cholesky_)
-        features = _FeatureSource(kernel, X, center, cache=False)
+        features = FeatureSource(kernel, X, center, cache=False)
         out = np.empty((self.n_components, X.shape[0]), dtype=X.dtype)
         for points in features.chunks():
             out[:, points] = kernel.log_prob(features[points])
@@ -702,7 +697,7 @@ class _ChunkEngine(_KernelStats):
         """A feature source (not cached) per chunk of the data, centred."""
         for chunk in self.source():
             chunk = self.model._validate(chunk, reset=False)
-            yield _FeatureSource(self.kernel, chunk, self.center, cache=False)
+            yield FeatureSource(self.kernel, chunk, self.center, cache=False)
 
     def e_pass(self, params):
         self.kernel.set_parameters(*params)
@@ -729,53 +724,6 @@ def _shift_covariances(cov, shift, idx, nk, kind):
     else:
         cov += (nk[idx, None] * shift).T @ shift / nk.sum()
     return cov
-
-
-class _FeatureSource:
-    """A kernel's features (width, n) of the points ``X`` (n, D) less ``center``,
-    by chunks of points: computed once and kept when they fit in the cache
-    budget, else recomputed per chunk on each pass.
-
-    Each chunk's features are a C-contiguous block of their own, so that the
-    compiled loops see unit strides. ``center`` None takes ``X`` as already centred.
-    """
-
-    def __init__(self, kernel, X: np.ndarray, center=None, cache: bool = True):
-        self._kernel = kernel
-        n, D = X.shape
-        self._n = n
-        self._step = max(256, _CHUNK_ELEMENTS // kernel.chunk_width)
-        self._XT = np.empty((D, n), dtype=X.dtype)
-        # Centring and transposing in one pass, by blocks of rows that stay in cache.
-        shift = None if center is None else np.asarray(center).astype(X.dtype)[:, None]
-        for points in self.chunks():
-            if shift is None:
-                self._XT[:, points] = X[points].T
-            else:
-                np.subtract(X[points].T, shift, out=self._XT[:, points])
-        self._blocks = None
-        fits = n * kernel.width * X.itemsize <= _FEATURE_CACHE_BYTES
-        if cache and fits and kernel.width > D:
-            self._blocks = [kernel.features(self._XT[:, points]) for points in self.chunks()]
-
-    @property
-    def n(self) -> int:
-        return self._n
-
-    @property
-    def centred(self) -> np.ndarray:
-        """The centred points (n, D), a view."""
-        return self._XT.T
-
-    def chunks(self):
-        for start in range(0, self._n, self._step):
-            yield slice(start, min(start + self._step, self._n))
-
-    def __getitem__(self, points: slice) -> np.ndarray:
-        """The features of one of ``chunks()``."""
-        if self._blocks is not None:
-            return self._blocks[points.start // self._step]
-        return self._kernel.features(self._XT[:, points])
 
 
 def _check_sample_weight(sample_weight, n: int):
