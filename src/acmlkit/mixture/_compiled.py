@@ -29,7 +29,6 @@ import math
 
 import numba
 import numpy as np
-from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic, overload
 
@@ -54,40 +53,24 @@ _TILE = 512
 _JIT = dict(cache=True, boundscheck=False, error_model="numpy")
 
 
-@intrinsic
-def _bits(typingctx, x):
-    """The bits of a float64 as a uint64 (free in registers)."""
+def _bitcast(source, target):
+    """An intrinsic that reads a ``source`` scalar's bits as a ``target`` one (free in
+    registers)."""
 
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(64))
+    @intrinsic
+    def cast(typingctx, x):
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], context.get_value_type(target))
 
-    return types.uint64(types.float64), codegen
+        return target(source), codegen
 
-
-@intrinsic
-def _float(typingctx, x):
-    """The float64 with the bits of a uint64."""
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-
-    return types.float64(types.uint64), codegen
+    return cast
 
 
-@intrinsic
-def _bits32(typingctx, x):
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(32))
-
-    return types.uint32(types.float32), codegen
-
-
-@intrinsic
-def _float32(typingctx, x):
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.FloatType())
-
-    return types.float32(types.uint32), codegen
+_bits = _bitcast(types.float64, types.uint64)
+_float = _bitcast(types.uint64, types.float64)
+_bits32 = _bitcast(types.float32, types.uint32)
+_float32 = _bitcast(types.uint32, types.float32)
 
 
 def _exp_nonpositive(z):
