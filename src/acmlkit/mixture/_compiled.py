@@ -85,50 +85,34 @@ def _exp_nonpositive_impl(z):
     return _exp64
 
 
-def _exp32(z):
-    keep = z >= _EXP_FLOOR32
-    z = z if keep else _EXP_FLOOR32
-    shifted = z * _LOG2E32 + _SHIFTER32
-    whole = shifted - _SHIFTER32
-    r = (z - whole * _LN2_HI32) - whole * _LN2_LO32
-    c = _TAYLOR32
-    p = c[0]
-    p = p * r + c[1]
-    p = p * r + c[2]
-    p = p * r + c[3]
-    p = p * r + c[4]
-    p = p * r + c[5]
-    p = p * r + c[6]
-    p = p * r + c[7]
-    e = _float32(_bits32(p) + (_bits32(shifted) << np.uint32(23)))
-    return e if keep else np.float32(0.0)
+def _exp_for(floor, log2e, shifter, ln2_hi, ln2_lo, taylor, bits, from_bits, mantissa):
+    """The exp of one precision: its constants, its bitcasts and its mantissa width."""
+    zero = type(floor)(0.0)
+
+    def exp(z):
+        keep = z >= floor
+        z = z if keep else floor
+        shifted = z * log2e + shifter
+        whole = shifted - shifter
+        r = (z - whole * ln2_hi) - whole * ln2_lo
+        p = taylor[0]
+        for c in taylor[1:]:
+            p = p * r + c
+        # The low bits of `shifted` hold k; moved into the exponent field, the
+        # wrapping integer addition adds k to e^r's exponent.
+        e = from_bits(bits(p) + (bits(shifted) << mantissa))
+        return e if keep else zero
+
+    return exp
 
 
-def _exp64(z):
-    keep = z >= _EXP_FLOOR
-    z = z if keep else _EXP_FLOOR
-    shifted = z * _LOG2E + _SHIFTER
-    whole = shifted - _SHIFTER
-    r = (z - whole * _LN2_HI) - whole * _LN2_LO
-    c = _TAYLOR
-    p = c[0]
-    p = p * r + c[1]
-    p = p * r + c[2]
-    p = p * r + c[3]
-    p = p * r + c[4]
-    p = p * r + c[5]
-    p = p * r + c[6]
-    p = p * r + c[7]
-    p = p * r + c[8]
-    p = p * r + c[9]
-    p = p * r + c[10]
-    p = p * r + c[11]
-    p = p * r + c[12]
-    p = p * r + c[13]
-    # The low 12 bits of `shifted` hold k mod 2^12; moved into the exponent
-    # field, the wrapping 64-bit addition adds k to e^r's exponent.
-    e = _float(_bits(p) + (_bits(shifted) << np.uint64(52)))
-    return e if keep else 0.0
+_exp64 = _exp_for(
+    _EXP_FLOOR, _LOG2E, _SHIFTER, _LN2_HI, _LN2_LO, _TAYLOR, _bits, _float, np.uint64(52)
+)
+_exp32 = _exp_for(
+    _EXP_FLOOR32, _LOG2E32, _SHIFTER32, _LN2_HI32, _LN2_LO32, _TAYLOR32, _bits32, _float32,
+    np.uint32(23),
+)  # fmt: skip
 
 
 # Contraction to FMA applies to the inlined exp too: numba compiles it with these flags.
