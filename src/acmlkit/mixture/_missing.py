@@ -294,12 +294,17 @@ def _chunk_pass(
     return True
 
 
+def _padded_count(K: int) -> int:
+    """K rounded up to whole groups of _LANES."""
+    return -(-K // _LANES) * _LANES
+
+
 def _lanes(values: np.ndarray, fill) -> np.ndarray:
     """``values`` (K, ...) with the components moved last and padded to whole groups
     of _LANES with ``fill`` (..., K'), C-contiguous."""
     K = values.shape[0]
     moved = np.moveaxis(values, 0, -1)
-    out = np.empty(moved.shape[:-1] + (-(-K // _LANES) * _LANES,))
+    out = np.empty(moved.shape[:-1] + (_padded_count(K),))
     out[...] = fill
     out[..., :K] = moved
     return out
@@ -377,13 +382,14 @@ class MissingPatterns:
 
     def new_stats(self):
         K, D = self.K, self.D
+        padded = _padded_count(K)
         return {
             "nk": np.zeros(K),
             "moments": np.zeros((K, self.kernel.width)),
-            # Components last, padded to whole lane groups (see _lanes).
-            "mm": np.zeros((D, D, -(-K // _LANES) * _LANES)),
-            "cross": np.zeros((-(-K // _LANES) * _LANES, D, D)),
-            "fill_sums": np.zeros((D, -(-K // _LANES) * _LANES)),
+            # Components padded to whole lane groups (see _lanes).
+            "mm": np.zeros((D, D, padded)),
+            "cross": np.zeros((padded, D, D)),
+            "fill_sums": np.zeros((D, padded)),
         }
 
     def statistics(self, stats):
