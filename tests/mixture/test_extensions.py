@@ -292,35 +292,47 @@ def test_whitening_full_kernel_when_d_exceeds_4k():
 # the log det falls back to a sum of logs.
 @pytest.mark.parametrize("scale", [1.0, 1e80, 1e-80])
 @pytest.mark.parametrize("c", [1, 2, 3, 6, 11])
-def test_pattern_terms_match_numpy(c, scale):
-    # Per run of rows with one pattern, the missing-value EM factors every
-    # component's P_mm at once; its inverse, log det and mean terms against numpy's.
-    from acmlkit.mixture._missing import _LANES, _LOG_2PI, _lanes, _pattern_terms
+@pytest.mark.parametrize("K", [5, 13])
+def test_pattern_terms_match_numpy(K, c, scale):
+    # Per run of rows with one pattern, the missing-value EM factors P_mm of a
+    # group of components at once; its inverse, log det and mean terms against numpy's.
+    from acmlkit.mixture._missing import _LOG_2PI, W, _lanes, _pattern_terms
 
-    D, K = 12, 5
+    D = 12
     rng = np.random.default_rng(c)
     B = rng.standard_normal((K, D, D))
     P = (B @ np.swapaxes(B, -1, -2) + 0.1 * np.eye(D)) * scale
     mu = rng.standard_normal((K, D))
     cols = np.sort(rng.choice(D, size=c, replace=False))
-    L = _LANES
-    scratch = (np.empty((D, D, L)), np.empty((D, D, L)), np.empty((D, L)), np.empty((3, L)))
-    inverse, Pa, mu_m, corr = np.empty((c, c, L)), np.empty((c, L)), np.empty((c, L)), np.empty(L)
     PMu = _lanes(np.einsum("kde,ke->kd", P, mu), 0.0)
     lanes = (_lanes(P, np.eye(D)[:, :, None]), _lanes(mu, 0.0), PMu)
-    assert _pattern_terms(0, cols, 0, c, *lanes, scratch, inverse, Pa, mu_m, corr)
+    groups = lanes[0].shape[-1] // W
+    # Arrays wider than c, as a chunk's are: its widest pattern sets their size.
+    # One run of rows, one pattern, its terms packed as the chunk pass packs them.
+    run_start, ptr, squares = np.array([0]), np.array([0, c]), np.array([0, c * c])
+    inverse = np.empty((groups, c, c, W))
+    Pa, mu_m, corr = np.empty((groups, c, W)), np.empty((groups, c, W)), np.empty((groups, 1, W))
+    for g in range(groups):
+        terms = inverse.reshape(-1), Pa.reshape(-1), mu_m.reshape(-1), corr
+        assert _pattern_terms(g, run_start, ptr, cols, *lanes, squares, ptr, *terms)
+    corr = corr[:, 0]
+
+    def components(lanes_last):
+        return np.moveaxis(lanes_last, 0, -2).reshape(lanes_last.shape[1:-1] + (-1,))[..., :K]
+
     P_mm = P[:, cols][:, :, cols]
     np.testing.assert_allclose(
-        np.moveaxis(inverse[..., :K], -1, 0), np.linalg.inv(P_mm), rtol=1e-9, atol=1e-10 / scale
-    )
+        np.moveaxis(components(inverse)[:c, :c], -1, 0), np.linalg.inv(P_mm),
+        rtol=1e-9, atol=1e-10 / scale,
+    )  # fmt: skip
     b = np.zeros((K, D))
     b[:, cols] = mu[:, cols]
     expected_Pa = np.einsum("kde,ke->kd", P, mu - b)[:, cols]
-    np.testing.assert_allclose(Pa[:, :K].T, expected_Pa, rtol=1e-10, atol=1e-10 * scale)
-    np.testing.assert_array_equal(mu_m[:, :K].T, mu[:, cols])
+    np.testing.assert_allclose(components(Pa).T, expected_Pa, rtol=1e-10, atol=1e-10 * scale)
+    np.testing.assert_array_equal(components(mu_m).T, mu[:, cols])
     b_P_b = np.einsum("kd,kde,ke->k", b, P, b)
     expected_corr = 0.5 * (c * _LOG_2PI - np.linalg.slogdet(P_mm)[1] + b_P_b)
-    np.testing.assert_allclose(corr[:K], expected_corr, rtol=1e-11)
+    np.testing.assert_allclose(corr.reshape(-1)[:K], expected_corr, rtol=1e-11)
 
 
 def test_a_precision_that_is_not_positive_definite_names_reg_covar():

@@ -36,6 +36,7 @@ import numba
 import numpy as np
 
 from acmlkit.errors import DataError
+from acmlkit.mixture import _simd as V
 from acmlkit.mixture._compiled import _JIT, _normalise, accumulate_weighted_sums
 from acmlkit.mixture._kernels import FeatureSource, QuadraticFullKernel
 
@@ -59,92 +60,89 @@ def dense_precision_cholesky(prec_chol, covariance_type: str, K: int, D: int) ->
 
 # Components are the vector axis: each per-pattern and per-row step does the same
 # arithmetic for every component, so arrays put them last, padded to whole
-# groups of _LANES (see _lanes), and the innermost loops run over one group.
-_LANES = 8
+# groups of W (see _lanes), and every step works on one group as a Lanes value.
+W = V.WIDTH
 
 
-@numba.njit(fastmath={"contract"}, **_JIT)
-def _pattern_terms(g, cols, lo, c, P, mu, PMu, scratch, inverse, Pa, mu_m, corr):
-    """Lane group g's terms of the missing columns cols[lo : lo + c]: P_mm^-1 into
-    inverse[:c, :c], (P (mu - b))_m into Pa[:c], mu_m into mu_m[:c] and
-    0.5 (c log 2pi - log det P_mm + b^T P b) into corr; False if some P_mm is not
-    positive definite.
+@numba.njit(**_JIT)
+def _pattern_terms(g, run_start, ptr, cols, P, mu, PMu, squares, slots, inverses, Pa, mu_m, corr):
+    """For component group g and each run r of rows with one pattern, starting at
+    row i = run_start[r] with missing columns m = cols[ptr[i] : ptr[i + 1]]:
+    P_mm^-1, (P (mu - b))_m, mu_m and 0.5 (c log 2pi - log det P_mm + b^T P b)
+    into corr[g, r]; False if some P_mm is not positive definite.
+
+    The runs' terms lie packed in flat arrays, a group after another: P_mm^-1
+    (c, c, W) at offset (g squares[-1] + squares[r]) W of ``inverses``, the
+    vectors (c, W) at (g slots[-1] + slots[r]) W of ``Pa`` and ``mu_m``.
     """
-    L = _LANES
-    o = g * L
-    chol, linv, rdiag, lanes = scratch
-    b_P_b, det, s = lanes[0], lanes[1], lanes[2]
-    for v in range(L):
-        b_P_b[v] = 0.0
-        det[v] = 1.0
-    for a in range(c):
-        ca = cols[lo + a]
-        for v in range(L):
-            s[v] = 0.0
-        for b in range(c):
-            cb = cols[lo + b]
-            for v in range(L):
-                s[v] += P[ca, cb, o + v] * mu[cb, o + v]
-        for v in range(L):
-            Pa[a, v] = PMu[ca, o + v] - s[v]
-            mu_m[a, v] = mu[ca, o + v]
-            b_P_b[v] += mu[ca, o + v] * s[v]
-    # P_mm = L L^T, row by row.
-    for a in range(c):
-        for b in range(a + 1):
-            for v in range(L):
-                s[v] = P[cols[lo + a], cols[lo + b], o + v]
-            for t in range(b):
-                for v in range(L):
-                    s[v] -= chol[a, t, v] * chol[b, t, v]
-            if b < a:
-                for v in range(L):
-                    chol[a, b, v] = s[v] * rdiag[b, v]
-                continue
-            for v in range(L):
-                if not s[v] > 0.0:
+    D, Kp = P.shape[1], P.shape[2]
+    o = g * W
+    runs = run_start.shape[0]
+    chol, linv = np.empty((D, D, W)), np.empty((D, D, W))
+    for r in range(runs):
+        lo = ptr[run_start[r]]
+        c = ptr[run_start[r] + 1] - lo
+        at_inverse = (g * squares[runs] + squares[r]) * W
+        at_vector = (g * slots[runs] + slots[r]) * W
+        b_P_b = V.splat(0.0)
+        det = V.splat(1.0)
+        for a in range(c):
+            ca = cols[lo + a]
+            s = V.splat(0.0)
+            for b in range(c):
+                cb = cols[lo + b]
+                s = V.fma(V.load(P, (ca * D + cb) * Kp + o), V.load(mu, cb * Kp + o), s)
+            mean = V.load(mu, ca * Kp + o)
+            V.store(Pa, at_vector + a * W, V.sub(V.load(PMu, ca * Kp + o), s))
+            V.store(mu_m, at_vector + a * W, mean)
+            b_P_b = V.fma(mean, s, b_P_b)
+        # P_mm = L L^T, row by row; the reciprocal pivots sit in linv's diagonal.
+        for a in range(c):
+            ca = cols[lo + a]
+            for b in range(a + 1):
+                s = V.load(P, (ca * D + cols[lo + b]) * Kp + o)
+                for t in range(b):
+                    s = V.fnma(V.load(chol, (a * D + t) * W), V.load(chol, (b * D + t) * W), s)
+                if b < a:
+                    V.store(chol, (a * D + b) * W, V.mul(s, V.load(linv, (b * D + b) * W)))
+                    continue
+                if not V.all_positive(s):
                     return False
-            for v in range(L):
-                det[v] *= s[v]
-                chol[a, a, v] = math.sqrt(s[v])
-                rdiag[a, v] = 1.0 / chol[a, a, v]
-    # L^-1 by columns, then P_mm^-1 = L^-T L^-1.
-    for b in range(c):
-        for v in range(L):
-            linv[b, b, v] = rdiag[b, v]
-        for a in range(b + 1, c):
-            for v in range(L):
-                s[v] = 0.0
-            for t in range(b, a):
-                for v in range(L):
-                    s[v] += chol[a, t, v] * linv[t, b, v]
-            for v in range(L):
-                linv[a, b, v] = -s[v] * rdiag[a, v]
-    for a in range(c):
-        for b in range(a + 1):
-            for v in range(L):
-                s[v] = 0.0
-            for t in range(a, c):
-                for v in range(L):
-                    s[v] += linv[t, a, v] * linv[t, b, v]
-            for v in range(L):
-                inverse[a, b, v] = s[v]
-                inverse[b, a, v] = s[v]
-    for v in range(L):
-        # One log of the product of the pivots, unless it leaves the float range.
-        if 0.0 < det[v] < np.inf:
-            log_det = math.log(det[v])
-        else:
-            log_det = 0.0
-            for a in range(c):
-                log_det -= 2.0 * math.log(rdiag[a, v])
-        corr[v] = 0.5 * (c * _LOG_2PI - log_det + b_P_b[v])
+                det = V.mul(det, s)
+                root = V.sqrt(s)
+                V.store(chol, (a * D + a) * W, root)
+                V.store(linv, (a * D + a) * W, V.div(V.splat(1.0), root))
+        # L^-1 by columns, then P_mm^-1 = L^-T L^-1.
+        for b in range(c):
+            for a in range(b + 1, c):
+                s = V.splat(0.0)
+                for t in range(b, a):
+                    s = V.fma(V.load(chol, (a * D + t) * W), V.load(linv, (t * D + b) * W), s)
+                pivot = V.load(linv, (a * D + a) * W)
+                V.store(linv, (a * D + b) * W, V.fnma(s, pivot, V.splat(0.0)))
+        for a in range(c):
+            for b in range(a + 1):
+                s = V.splat(0.0)
+                for t in range(a, c):
+                    s = V.fma(V.load(linv, (t * D + a) * W), V.load(linv, (t * D + b) * W), s)
+                V.store(inverses, at_inverse + (a * c + b) * W, s)
+                V.store(inverses, at_inverse + (b * c + a) * W, s)
+        for v in range(W):
+            # One log of the product of the pivots, unless it leaves the float range.
+            product = V.lane(det, v)
+            if 0.0 < product < np.inf:
+                log_det = math.log(product)
+            else:
+                log_det = 0.0
+                for a in range(c):
+                    log_det += 2.0 * math.log(chol[a, a, v])
+            corr[g, r, v] = 0.5 * (c * _LOG_2PI - log_det + V.lane(b_P_b, v))
     return True
 
 
-@numba.njit(fastmath={"reassoc", "contract"}, **_JIT)
+@numba.njit(**_JIT)
 def _chunk_pass(
-    log_prob, start, x0, ptr, cols, pattern, P, P_rows, mu, PMu, weight,
+    log_prob, start, x0, ptr, cols, pattern, P, mu, PMu, weight,
     point_ll, joint, imputed, accumulate, mm, cross, fill_sums,
 ):  # fmt: skip
     """Turn a chunk's complete-data log densities of x0 (K, m), rows start.., into
@@ -154,50 +152,46 @@ def _chunk_pass(
     have rows, the rows' joint log densities (K, n) / x0 with the missing
     entries filled by E[x_m | x_o]; if ``accumulate``, leaves the weighted
     responsibilities in ``log_prob`` and adds the weighted f f^T + P_mm^-1
-    (mm), f x0^T (cross) and f (fill_sums).  P, mu, PMu = P mu, mm and
-    fill_sums have the components last, padded (``_lanes``); P_rows and cross
-    have them first, so that a component's rows are contiguous.  Returns False
-    if some P_mm is not positive definite.
+    (mm), f x0^T (cross) and f (fill_sums).  P, mu, PMu = P mu, mm, cross and
+    fill_sums have the components last, padded (``_lanes``).  Returns False if
+    some P_mm is not positive definite.
     """
     K, m = log_prob.shape
     D = x0.shape[1]
-    L = _LANES
-    groups = P.shape[2] // L
+    Kp = P.shape[2]
+    groups = Kp // W
     stop = start + m
     base = ptr[start]
-    # Each run of rows with one pattern starts at run_start[r] and keeps its
-    # terms at index r; each row its fills at its slots.
+    # Each run of rows with one pattern starts at run_start[r]; its terms are
+    # packed by squares and slots (see _pattern_terms), a row's fills at its slots.
     run_of = np.empty(m, dtype=np.int64)
     run_start = np.empty(m, dtype=np.int64)
+    squares = np.zeros(m + 1, dtype=np.int64)
+    slots = np.zeros(m + 1, dtype=np.int64)
     runs = 0
     for j in range(m):
         i = start + j
         c = ptr[i + 1] - ptr[i]
         if c > 0 and (runs == 0 or pattern[i] != pattern[run_start[runs - 1]]):
             run_start[runs] = i
+            squares[runs + 1] = squares[runs] + c * c
+            slots[runs + 1] = slots[runs] + c
             runs += 1
         run_of[j] = runs - 1
-    c_max = 0
-    for i in range(start, stop):
-        c_max = max(c_max, ptr[i + 1] - ptr[i])
-    inverses = np.empty((groups, runs, c_max, c_max, L))
-    corr = np.empty((groups, runs, L))
-    Pa = np.empty((groups, runs, c_max, L))
-    mu_m = np.empty((groups, runs, c_max, L))
-    fills = np.empty((groups, ptr[stop] - base, L))
-    scratch = (np.empty((D, D, L)), np.empty((D, D, L)), np.empty((D, L)), np.empty((3, L)))
-    u = np.empty((D, L))
-    q = np.empty(L)
+    squares, slots = squares[: runs + 1], slots[: runs + 1]
+    inverses = np.empty(groups * squares[runs] * W)
+    Pa = np.empty(groups * slots[runs] * W)
+    mu_m = np.empty(groups * slots[runs] * W)
+    corr = np.empty((groups, runs, W))
+    fills = np.empty((groups, ptr[stop] - base, W))
+    u = np.empty((D, W))
     for g in range(groups):
-        for r in range(runs):
-            lo = ptr[run_start[r]]
-            c = ptr[run_start[r] + 1] - lo
-            ok = _pattern_terms(
-                g, cols, lo, c, P, mu, PMu, scratch, inverses[g, r], Pa[g, r], mu_m[g, r],
-                corr[g, r],
-            )  # fmt: skip
-            if not ok:
-                return False
+        o = g * W
+        ok = _pattern_terms(
+            g, run_start[:runs], ptr, cols, P, mu, PMu, squares, slots, inverses, Pa, mu_m, corr
+        )
+        if not ok:
+            return False
         for j in range(m):
             i = start + j
             lo = ptr[i]
@@ -205,28 +199,30 @@ def _chunk_pass(
             if c == 0:
                 continue
             r = run_of[j]
+            at_inverse = (g * squares[runs] + squares[r]) * W
+            at_vector = (g * slots[runs] + slots[r]) * W
+            at_fill = (g * (ptr[stop] - base) + lo - base) * W
             for a in range(c):
-                ca = cols[lo + a]
-                for v in range(L):
-                    # A dot product over the row's contiguous D entries.
-                    total_u = -Pa[g, r, a, v]
-                    for d in range(D):
-                        total_u += P_rows[g * L + v, ca, d] * x0[i, d]
-                    u[a, v] = total_u
-            for v in range(L):
-                q[v] = corr[g, r, v]
+                # (P x0)_a in two chains, which the FMA latency would otherwise serialise.
+                row = cols[lo + a] * D * Kp + o
+                even, odd = V.splat(0.0), V.splat(0.0)
+                for d in range(0, D - 1, 2):
+                    even = V.fma(V.splat(x0[i, d]), V.load(P, row + d * Kp), even)
+                    odd = V.fma(V.splat(x0[i, d + 1]), V.load(P, row + (d + 1) * Kp), odd)
+                if D % 2:
+                    even = V.fma(V.splat(x0[i, D - 1]), V.load(P, row + (D - 1) * Kp), even)
+                V.store(u, a * W, V.sub(V.add(even, odd), V.load(Pa, at_vector + a * W)))
+            q = V.load(corr, (g * runs + r) * W)
             for a in range(c):
-                for v in range(L):
-                    fills[g, lo - base + a, v] = mu_m[g, r, a, v]
+                y = V.splat(0.0)
                 for b in range(c):
-                    for v in range(L):
-                        fills[g, lo - base + a, v] -= inverses[g, r, a, b, v] * u[b, v]
-                for v in range(L):
-                    # u^T y / 2 - mu_m^T u with y = mu_m - f.
-                    q[v] += u[a, v] * (0.5 * (mu_m[g, r, a, v] - fills[g, lo - base + a, v])
-                                       - mu_m[g, r, a, v])  # fmt: skip
-            for v in range(min(L, K - g * L)):
-                log_prob[g * L + v, j] += q[v]
+                    y = V.fma(V.load(inverses, at_inverse + (a * c + b) * W), V.load(u, b * W), y)
+                mean_a = V.load(mu_m, at_vector + a * W)
+                V.store(fills, at_fill + a * W, V.sub(mean_a, y))
+                # u^T y / 2 - mu_m^T u.
+                q = V.fma(V.load(u, a * W), V.sub(V.mul(V.splat(0.5), y), mean_a), q)
+            for v in range(min(W, K - o)):
+                log_prob[o + v, j] += V.lane(q, v)
     if joint.shape[1] > 0:
         # Loops, not array assignments: those cost numba seconds of compilation.
         for k in range(K):
@@ -243,65 +239,67 @@ def _chunk_pass(
             for a in range(ptr[i + 1] - ptr[i]):
                 value = 0.0
                 for k in range(K):
-                    value += log_prob[k, j] * fills[k // L, ptr[i] - base + a, k % L]
+                    value += log_prob[k, j] * fills[k // W, ptr[i] - base + a, k % W]
                 imputed[i, cols[ptr[i] + a]] = value
     if not accumulate:
         return True
     for k in range(K):
         for j in range(m):
             log_prob[k, j] *= weight[start + j]
-    rw = np.zeros(L)
-    mass = np.zeros((runs, L))
-    grow = np.empty(L)
+    # Padding lanes keep responsibility 0.
+    resp = np.zeros(W)
+    mass = np.empty((runs, W))
     for g in range(groups):
+        o = g * W
         for r in range(runs):
-            for v in range(L):
-                mass[r, v] = 0.0
-        lanes = min(L, K - g * L)
+            V.store(mass, r * W, V.splat(0.0))
         for j in range(m):
             i = start + j
             lo = ptr[i]
             c = ptr[i + 1] - lo
             if c == 0:
                 continue
+            for v in range(min(W, K - o)):
+                resp[v] = log_prob[o + v, j]
+            rw = V.load(resp, 0)
             r = run_of[j]
-            for v in range(lanes):
-                rw[v] = log_prob[g * L + v, j]
-            for v in range(L):
-                mass[r, v] += rw[v]
+            V.store(mass, r * W, V.add(V.load(mass, r * W), rw))
+            at_fill = (g * (ptr[stop] - base) + lo - base) * W
             for a in range(c):
                 ca = cols[lo + a]
-                for v in range(L):
-                    grow[v] = rw[v] * fills[g, lo - base + a, v]
-                    fill_sums[ca, g * L + v] += grow[v]
-                for v in range(L):
-                    for d in range(D):
-                        cross[g * L + v, ca, d] += grow[v] * x0[i, d]
+                weighted = V.mul(rw, V.load(fills, at_fill + a * W))
+                at = ca * Kp + o
+                V.store(fill_sums, at, V.add(V.load(fill_sums, at), weighted))
+                row = ca * D * Kp + o
+                for d in range(D):
+                    at = row + d * Kp
+                    V.store(cross, at, V.fma(weighted, V.splat(x0[i, d]), V.load(cross, at)))
                 for b in range(c):
-                    cb = cols[lo + b]
-                    for v in range(L):
-                        mm[ca, cb, g * L + v] += grow[v] * fills[g, lo - base + b, v]
+                    at = row + cols[lo + b] * Kp
+                    fill_b = V.load(fills, at_fill + b * W)
+                    V.store(mm, at, V.fma(weighted, fill_b, V.load(mm, at)))
         # Each run's P_mm^-1, weighted by its rows' total responsibility.
         for r in range(runs):
             lo = ptr[run_start[r]]
             c = ptr[run_start[r] + 1] - lo
+            run_mass = V.load(mass, r * W)
+            at_inverse = (g * squares[runs] + squares[r]) * W
             for a in range(c):
                 for b in range(c):
-                    for v in range(L):
-                        mm[cols[lo + a], cols[lo + b], g * L + v] += (
-                            mass[r, v] * inverses[g, r, a, b, v]
-                        )
+                    at = (cols[lo + a] * D + cols[lo + b]) * Kp + o
+                    entry = V.load(inverses, at_inverse + (a * c + b) * W)
+                    V.store(mm, at, V.fma(run_mass, entry, V.load(mm, at)))
     return True
 
 
 def _padded_count(K: int) -> int:
-    """K rounded up to whole groups of _LANES."""
-    return -(-K // _LANES) * _LANES
+    """K rounded up to whole groups of W."""
+    return -(-K // W) * W
 
 
 def _lanes(values: np.ndarray, fill) -> np.ndarray:
     """``values`` (K, ...) with the components moved last and padded to whole groups
-    of _LANES with ``fill`` (..., K'), C-contiguous."""
+    of W with ``fill`` (..., K'), C-contiguous."""
     K = values.shape[0]
     moved = np.moveaxis(values, 0, -1)
     out = np.empty(moved.shape[:-1] + (_padded_count(K),))
@@ -355,7 +353,6 @@ class MissingPatterns:
         PMu = _lanes(np.einsum("kde,ke->kd", P, mu), 0.0)
         # Padding lanes get identity precisions: factorable, and their weight is 0.
         P, mu = _lanes(P, np.eye(D)[:, :, None]), _lanes(mu, 0.0)
-        P_rows = np.ascontiguousarray(np.moveaxis(P, -1, 0))
         w = np.ones(self.n) if weight is None else weight
         point_ll = np.empty(self.n)
         # Arrays without rows tell the compiled loop what not to write.
@@ -369,8 +366,7 @@ class MissingPatterns:
             F = self.features[points]
             resp = kernel.log_prob(F)
             ok = _chunk_pass(
-                resp, points.start, self.x0, self.ptr, self.cols, self.pattern, P, P_rows, mu,
-                PMu, w,
+                resp, points.start, self.x0, self.ptr, self.cols, self.pattern, P, mu, PMu, w,
                 point_ll, joint, imputed,
                 stats is not None, sink["mm"], sink["cross"], sink["fill_sums"],
             )  # fmt: skip
@@ -388,7 +384,7 @@ class MissingPatterns:
             "moments": np.zeros((K, self.kernel.width)),
             # Components padded to whole lane groups (see _lanes).
             "mm": np.zeros((D, D, padded)),
-            "cross": np.zeros((padded, D, D)),
+            "cross": np.zeros((D, D, padded)),
             "fill_sums": np.zeros((D, padded)),
         }
 
@@ -402,7 +398,7 @@ class MissingPatterns:
         sxx[:, rows, cols] = moments[:, :q]
         sxx[:, cols, rows] = moments[:, :q]
         K = self.K
-        cross = stats["cross"][:K]
+        cross = np.moveaxis(stats["cross"][..., :K], -1, 0)
         sxx += np.moveaxis(stats["mm"][..., :K], -1, 0) + cross + cross.transpose(0, 2, 1)
         sums = moments[:, q:] + stats["fill_sums"][:, :K].T
         return stats["nk"], sums, sxx
