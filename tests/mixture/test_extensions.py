@@ -296,7 +296,8 @@ def test_whitening_full_kernel_when_d_exceeds_4k():
 def test_pattern_terms_match_numpy(K, c, scale):
     # Per run of rows with one pattern, the missing-value EM factors P_mm of a
     # group of components at once; its inverse, log det and mean terms against numpy's.
-    from acmlkit.mixture._missing import _LOG_2PI, W, _lanes, _pattern_terms
+    from acmlkit.mixture._missing import _LOG_2PI, W, _pattern_terms
+    from acmlkit.mixture._simd import components_last
 
     D = 12
     rng = np.random.default_rng(c)
@@ -304,8 +305,8 @@ def test_pattern_terms_match_numpy(K, c, scale):
     P = (B @ np.swapaxes(B, -1, -2) + 0.1 * np.eye(D)) * scale
     mu = rng.standard_normal((K, D))
     cols = np.sort(rng.choice(D, size=c, replace=False))
-    PMu = _lanes(np.einsum("kde,ke->kd", P, mu), 0.0)
-    lanes = (_lanes(P, np.eye(D)[:, :, None]), _lanes(mu, 0.0), PMu)
+    PMu = components_last(np.einsum("kde,ke->kd", P, mu), 0.0)
+    lanes = (components_last(P, np.eye(D)[:, :, None]), components_last(mu, 0.0), PMu)
     groups = lanes[0].shape[-1] // W
     # Arrays wider than c, as a chunk's are: its widest pattern sets their size.
     # One run of rows, one pattern, its terms packed as the chunk pass packs them.

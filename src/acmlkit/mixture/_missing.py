@@ -60,7 +60,7 @@ def dense_precision_cholesky(prec_chol, covariance_type: str, K: int, D: int) ->
 
 # Components are the vector axis: each per-pattern and per-row step does the same
 # arithmetic for every component, so arrays put them last, padded to whole
-# groups of W (see _lanes), and every step works on one group as a Lanes value.
+# groups of W (see components_last), and every step works on one group as a Lanes value.
 W = V.WIDTH
 
 
@@ -153,7 +153,7 @@ def _chunk_pass(
     entries filled by E[x_m | x_o]; if ``accumulate``, leaves the weighted
     responsibilities in ``log_prob`` and adds the weighted f f^T + P_mm^-1
     (mm), f x0^T (cross) and f (fill_sums).  P, mu, PMu = P mu, mm, cross and
-    fill_sums have the components last, padded (``_lanes``).  Returns False if
+    fill_sums have the components last, padded (``components_last``).  Returns False if
     some P_mm is not positive definite.
     """
     K, m = log_prob.shape
@@ -292,22 +292,6 @@ def _chunk_pass(
     return True
 
 
-def _padded_count(K: int) -> int:
-    """K rounded up to whole groups of W."""
-    return -(-K // W) * W
-
-
-def _lanes(values: np.ndarray, fill) -> np.ndarray:
-    """``values`` (K, ...) with the components moved last and padded to whole groups
-    of W with ``fill`` (..., K'), C-contiguous."""
-    K = values.shape[0]
-    moved = np.moveaxis(values, 0, -1)
-    out = np.empty(moved.shape[:-1] + (_padded_count(K),))
-    out[...] = fill
-    out[..., :K] = moved
-    return out
-
-
 class MissingPatterns:
     """Rows with NaN (n, D), already centred, sorted by missingness pattern.
 
@@ -350,9 +334,9 @@ class MissingPatterns:
         kernel.set_parameters(weights, means, dense_chol)
         P = dense_chol @ dense_chol.transpose(0, 2, 1)
         mu = np.asarray(means, dtype=np.float64)
-        PMu = _lanes(np.einsum("kde,ke->kd", P, mu), 0.0)
+        PMu = V.components_last(np.einsum("kde,ke->kd", P, mu), 0.0)
         # Padding lanes get identity precisions: factorable, and their weight is 0.
-        P, mu = _lanes(P, np.eye(D)[:, :, None]), _lanes(mu, 0.0)
+        P, mu = V.components_last(P, np.eye(D)[:, :, None]), V.components_last(mu, 0.0)
         w = np.ones(self.n) if weight is None else weight
         point_ll = np.empty(self.n)
         # Arrays without rows tell the compiled loop what not to write.
@@ -378,11 +362,11 @@ class MissingPatterns:
 
     def new_stats(self):
         K, D = self.K, self.D
-        padded = _padded_count(K)
+        padded = V.padded_count(K)
         return {
             "nk": np.zeros(K),
             "moments": np.zeros((K, self.kernel.width)),
-            # Components padded to whole lane groups (see _lanes).
+            # Components padded to whole lane groups (see components_last).
             "mm": np.zeros((D, D, padded)),
             "cross": np.zeros((D, D, padded)),
             "fill_sums": np.zeros((D, padded)),

@@ -13,6 +13,7 @@ flat element offset of the first of eight consecutive values.
 
 from __future__ import annotations
 
+import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
@@ -173,3 +174,18 @@ def all_positive(typingctx, v):
 
         return types.boolean(v), codegen
     return None
+
+
+def padded_count(K: int) -> int:
+    """K rounded up to whole groups of WIDTH."""
+    return -(-K // WIDTH) * WIDTH
+
+
+def components_last(values: np.ndarray, fill) -> np.ndarray:
+    """``values`` (K, ...) with the components moved last and padded to whole groups
+    of WIDTH with ``fill`` (..., K'), C-contiguous float64."""
+    moved = np.moveaxis(values, 0, -1)
+    out = np.empty(moved.shape[:-1] + (padded_count(values.shape[0]),))
+    out[...] = fill
+    out[..., : values.shape[0]] = moved
+    return out
