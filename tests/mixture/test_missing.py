@@ -72,7 +72,10 @@ CHUNKS = pytest.mark.parametrize("chunk_elements", [1 << 19, 1], ids=["one-chunk
 
 
 @CHUNKS
-@pytest.mark.parametrize("n, D, K, share", [(700, 6, 3, 0.45), (400, 9, 2, 0.3), (600, 4, 5, 0.1)])
+# K = 11 takes two groups of vector lanes, the second partly padding.
+@pytest.mark.parametrize(
+    "n, D, K, share", [(700, 6, 3, 0.45), (400, 9, 2, 0.3), (600, 4, 5, 0.1), (500, 5, 11, 0.3)]
+)
 def test_e_pass_matches_a_per_row_twin(monkeypatch, chunk_elements, n, D, K, share):
     monkeypatch.setattr(_kernels, "_CHUNK_ELEMENTS", chunk_elements)
     X = holes(n, D, share, seed=D)
@@ -92,7 +95,7 @@ def test_log_prob_and_impute_match_a_per_row_twin(monkeypatch, chunk_elements):
     monkeypatch.setattr(_kernels, "_CHUNK_ELEMENTS", chunk_elements)
     X = holes(500, 7, 0.4, seed=3)
     Xc = X - np.nanmean(X, axis=0)
-    weights, means, covs, prec_chol = parameters(X, 3, seed=5)
+    weights, means, covs, prec_chol = parameters(X, 10, seed=5)
     joint, imputed = missing_log_prob_and_impute(Xc, weights, means, prec_chol, "full")
     ref_joint, ref_imputed, *_ = naive_pass(Xc, weights, means, covs, np.ones(len(X)))
     np.testing.assert_allclose(joint, ref_joint, rtol=1e-11)
