@@ -14,7 +14,7 @@ and r^T P r = (x0 - mu)^T P (x0 - mu) + 2 mu_m^T u_m - b^T P b.  The first
 term is the complete-data form of x0, linear in its quadratic features: one
 (K, width) x (width, n) product, the complete-data kernel's.  Everything else
 is a correction at the missing slots, computed row by row in compiled code
-with the components as the vectorised axis:
+with a group of 8 components as one vector (``_simd.Lanes``):
 
 - per run of rows with one pattern (rows are sorted by pattern): the Cholesky
   factor of P_mm, its inverse and log det, b^T P b and (P (mu - b))_m;
