@@ -111,6 +111,8 @@ def test_fit_on_one_dimensional_data(tmp_path):
         ("1,2\n3,4,5\n", "row 2: expected 2 columns (as in the first row), got 3"),
         ("1,2\nnan,3\n", "row 2, column 1: expected a number, got a missing value"),
         ("1,2\n,3\n", "row 2, column 1: expected a number, got an empty cell"),
+        # A row of separators only is a row of empty cells, not a blank line.
+        ("1,2\n,\n3,4\n", "row 2, column 1: expected a number, got an empty cell"),
         ("1,2\ninf,3\n", "row 2, column 1: expected a finite number"),
         ("x,y\n1,2\n3,-inf\n", "row 3, column 2: expected a finite number"),
         ("a,b\n1,2\n3,oops\n", "row 3, column 2 ('b'): expected a number"),
@@ -132,6 +134,7 @@ def test_fit_rejects_bad_csv(tmp_path, content, message):
     [
         ("a,b,c\n1,2,3\nnan,,NA\n4,5,6\n", "row 3: every cell is missing"),
         ("1,2\nNA,nan\n", "row 2: every cell is missing"),
+        ("1,2,3\n,,\n4,5,6\n", "row 2: every cell is missing"),
         ("a,b,c\n1,,3\n4,nan,6\n7,,9\n", "column 2 ('b') has no observed value"),
         ("1,nan\n2,\n", "column 2 has no observed value"),
     ],

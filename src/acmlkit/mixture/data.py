@@ -53,7 +53,8 @@ def _numbered_rows(path: Path):
         with path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
             for cells in reader:
-                if cells and any(cell.strip() for cell in cells):
+                # Blank lines are skipped; a line of separators only is a row of empty cells.
+                if len(cells) > 1 or (cells and cells[0].strip()):
                     yield reader.line_num, cells
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
