@@ -112,6 +112,20 @@ def test_weighted_sums_equal_the_matrix_product(K, W, m):
     np.testing.assert_allclose(nk, expected_nk, rtol=1e-14)
 
 
+@pytest.mark.parametrize(("K", "W", "m"), [(1, 1, 1), (5, 7, 257), (8, 152, 3_449), (9, 32, 6)])
+def test_float32_weighted_sums_are_within_float32_summation_error(K, W, m):
+    rng = np.random.default_rng(K + W + m)
+    resp = rng.uniform(size=(K, m)).astype(np.float32)
+    features = rng.normal(0, 3, size=(W, m)).astype(np.float32)
+    moments, nk = np.zeros((K, W)), np.zeros(K)
+    accumulate_weighted_sums(resp, features, moments, nk)
+    exact = resp.astype(np.float64) @ features.astype(np.float64).T
+    # The bound of summing m float32 products one after another.
+    bound = m * np.finfo(np.float32).eps * (resp.astype(np.float64) @ np.abs(features.T))
+    assert np.all(np.abs(moments - exact) <= bound)
+    np.testing.assert_allclose(nk, resp.astype(np.float64).sum(axis=1), rtol=1e-12)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_weighted_sums_of_float32_and_strided_inputs(dtype):
     rng = np.random.default_rng(7)
