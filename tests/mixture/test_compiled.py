@@ -4,6 +4,7 @@ import pytest
 from scipy import special
 
 from acmlkit.mixture._compiled import (
+    AffinePass,
     _exp_nonpositive,
     accumulate_weighted_sums,
     normalise_in_place,
@@ -137,3 +138,24 @@ def test_weighted_sums_of_float32_and_strided_inputs(dtype):
     exact = resp.astype(np.float64) @ features.astype(np.float64).T
     np.testing.assert_allclose(moments, exact, rtol=1e-5 if dtype == np.float32 else 1e-13)
     np.testing.assert_allclose(nk, resp.astype(np.float64).sum(axis=1), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("K", "W", "n"), [(1, 1, 1), (3, 17, 5), (8, 152, 3_449), (11, 32, 13), (16, 5, 6)]
+)
+def test_affine_pass_equals_the_matrix_product(K, W, n):
+    rng = np.random.default_rng(K * W + n)
+    coef, F, const = rng.normal(size=(K, W)), rng.normal(size=(W, n)), rng.normal(size=(K, 1))
+    expected = coef @ F + const
+    scale = np.abs(coef) @ np.abs(F) + np.abs(const)
+    got = AffinePass(coef, const)(F)
+    assert got.shape == (K, n)
+    assert np.all(np.abs(got - expected) <= 1e-14 * W * scale)
+    # Strided features and float32 go through BLAS, with the same result.
+    wide = np.zeros((W, 2 * n))
+    wide[:, ::2] = F
+    strided = AffinePass(coef, const)(wide[:, ::2])
+    np.testing.assert_allclose(strided, expected, rtol=1e-12, atol=1e-12)
+    single = AffinePass(coef.astype(np.float32), const.astype(np.float32))(F.astype(np.float32))
+    assert single.dtype == np.float32
+    np.testing.assert_allclose(single, expected, rtol=1e-4, atol=1e-4 * scale.max())

@@ -67,3 +67,19 @@ def test_rejects_arrays_that_are_not_contiguous_float64():
         lanes_and_signs(np.arange(8, dtype=np.float32))
     with pytest.raises(numba.TypingError):
         lanes_and_signs(np.arange(16.0)[::2])
+
+
+@numba.njit
+def sum_with_prefetches(a, ahead):
+    total = 0.0
+    for i in range(a.size):
+        V.prefetch(a, i + ahead)
+        total += a.flat[i]
+    return total
+
+
+def test_prefetch_past_the_end_is_harmless():
+    a = np.arange(100.0).reshape(10, 10)
+    assert sum_with_prefetches(a, 1 << 20) == a.sum()
+    with pytest.raises(numba.TypingError):
+        sum_with_prefetches(np.arange(200.0)[::2], 8)

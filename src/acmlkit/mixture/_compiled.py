@@ -16,6 +16,14 @@ It agrees with libm within 2 ulp for z in [-707, 0]; e^z below e^-707 (about
 responsibility can see. float32 input runs the same steps in float32 (degree 7,
 floor e^-86) with twice the lanes.
 
+**Log densities as products.** The E-step's ``coef @ F + const`` multiplies
+K ~ 8 rows into a feature chunk that comes from memory, not cache: the cached
+features of a fit are far larger than the caches. Here the components are one
+``Lanes`` vector (``_simd``), six points' sums stay in registers through the
+feature rows, and each row's next cache lines are prefetched: over chunks
+streamed from memory, 8.4 ms against OpenBLAS's 12.2-15.4 (N = 100,000,
+W = 152, K = 8); without the prefetch it took 29-37 ms.
+
 **Weighted sums of features.** The M-step's statistics ``resp @ F.T`` multiply
 K rows (K ~ 8) into the chunk; BLAS packs the whole feature chunk for such a
 product and reaches half its square-matrix speed. Here blocks of 4 components
@@ -32,6 +40,8 @@ import numba
 import numpy as np
 from numba import types
 from numba.extending import intrinsic, overload
+
+from acmlkit.mixture import _simd as V
 
 _LOG2E = 1.4426950408889634
 # Adding 1.5 * 2^52 rounds to an integer and leaves it in the low mantissa bits.
@@ -223,6 +233,72 @@ def accumulate_weighted_sums(resp, features, moments, nk) -> None:
         # Strided views would not vectorise.
         nk += resp.sum(axis=1, dtype=np.float64)
         moments += resp @ features.T
+
+
+# Points whose sums one pass over the features keeps in registers: 6 vectors of
+# components, with the coefficients' vector, fill AVX2's 16 registers.
+_POINTS = 6
+# How far ahead in a feature row to prefetch: four cache lines (measured best of 2-16).
+_AHEAD = 32
+
+
+@numba.njit(**_JIT)
+def _affine(coef_lanes, const_lanes, F, out):
+    Wf, Kp = coef_lanes.shape
+    m = F.shape[1]
+    whole = m - m % _POINTS
+    # Flat offsets: numba's two-index addressing cost this loop a fifth of its speed.
+    features, sums = F.reshape(-1), out.reshape(-1)
+    for g in range(0, Kp, V.WIDTH):
+        start = V.load(const_lanes, g)
+        for j in range(0, whole, _POINTS):
+            a0 = a1 = a2 = a3 = a4 = a5 = start
+            for w in range(Wf):
+                c = V.load(coef_lanes, w * Kp + g)
+                at = w * m + j
+                V.prefetch(features, at + _AHEAD)
+                a0 = V.fma(V.splat(features[at]), c, a0)
+                a1 = V.fma(V.splat(features[at + 1]), c, a1)
+                a2 = V.fma(V.splat(features[at + 2]), c, a2)
+                a3 = V.fma(V.splat(features[at + 3]), c, a3)
+                a4 = V.fma(V.splat(features[at + 4]), c, a4)
+                a5 = V.fma(V.splat(features[at + 5]), c, a5)
+            # A fixed lane count: extracting lane v is then a register move.
+            for v in range(V.WIDTH):
+                at = (g + v) * m + j
+                sums[at] = V.lane(a0, v)
+                sums[at + 1] = V.lane(a1, v)
+                sums[at + 2] = V.lane(a2, v)
+                sums[at + 3] = V.lane(a3, v)
+                sums[at + 4] = V.lane(a4, v)
+                sums[at + 5] = V.lane(a5, v)
+        for j in range(whole, m):
+            a = start
+            for w in range(Wf):
+                a = V.fma(V.splat(features[w * m + j]), V.load(coef_lanes, w * Kp + g), a)
+            for v in range(V.WIDTH):
+                sums[(g + v) * m + j] = V.lane(a, v)
+
+
+class AffinePass:
+    """``coef @ F + const`` for coefficients (K, W), offsets (K, 1) and features F
+    (W, n): compiled for float64 C-contiguous F, else by BLAS."""
+
+    def __init__(self, coef: np.ndarray, const: np.ndarray):
+        self.coef, self.const = coef, const
+        self._lanes = None
+        if coef.dtype == np.float64:
+            self._lanes = V.components_last(coef, 0.0), V.components_last(const[:, 0], 0.0)
+
+    def __call__(self, F: np.ndarray) -> np.ndarray:
+        if self._lanes is not None and F.dtype == np.float64 and F.flags.c_contiguous:
+            # Rows for the padding components too; the first K rows are contiguous.
+            out = np.empty((self._lanes[0].shape[1], F.shape[1]))
+            _affine(*self._lanes, F, out)
+            return out[: self.coef.shape[0]]
+        out = self.coef @ F
+        out += self.const
+        return out
 
 
 def normalise_in_place(log_prob: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from acmlkit.mixture._compiled import accumulate_weighted_sums
+from acmlkit.mixture._compiled import AffinePass, accumulate_weighted_sums
 from acmlkit.mixture.densities import LOG_2PI, log_det_precision_cholesky
 
 # Points per chunk scale inversely with the widest per-chunk temporary: about
@@ -72,6 +72,8 @@ class Kernel:
         )
         self._const = const - 0.5 * self._set(np.asarray(means), np.asarray(prec_chol))
         self._const = self._const[:, None]
+        # Built at the first chunk, by the kernels whose log densities are linear in F.
+        self._product = None
 
     def _set(self, means, prec_chol) -> np.ndarray:
         """Store the matrices ``log_prob`` needs; return mu^T P mu per component."""
@@ -82,9 +84,9 @@ class Kernel:
 
     def log_prob(self, F: np.ndarray) -> np.ndarray:
         """Joint log densities log pi_k + log N(x | k), shape (K, n)."""
-        out = self._coef @ F
-        out += self._const
-        return out
+        if self._product is None:
+            self._product = AffinePass(self._coef, self._const)
+        return self._product(F)
 
     def new_stats(self) -> dict[str, np.ndarray]:
         return {"nk": np.zeros(self.K), "moments": np.zeros((self.K, self.width))}

@@ -75,6 +75,32 @@ def store(typingctx, array, offset, value):
 
 
 @intrinsic
+def prefetch(typingctx, array, offset):
+    """Ask for the cache line of array.flat[offset] ahead of its use: the hardware
+    prefetchers follow a few streams, not one per feature row. A hint only: it
+    never faults, so an offset past the end is harmless."""
+    contiguous = isinstance(array, types.Array) and array.layout == "C"
+    if contiguous and isinstance(offset, types.Integer):
+
+        def codegen(context, builder, signature, args):
+            data = context.make_array(signature.args[0])(context, builder, args[0]).data
+            byte = ir.IntType(8).as_pointer()
+            address = builder.bitcast(builder.gep(data, [args[1]]), byte)
+            i32 = ir.IntType(32)
+            hint = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), [byte, i32, i32, i32]),
+                "llvm.prefetch.p0i8",
+            )  # fmt: skip
+            # A read (0), kept in every cache level (3), of data (1).
+            read, keep, data_cache = (ir.Constant(i32, flag) for flag in (0, 3, 1))
+            builder.call(hint, [address, read, keep, data_cache])
+            return context.get_dummy_value()
+
+        return types.none(array, offset), codegen
+    return None
+
+
+@intrinsic
 def splat(typingctx, x):
     """x in every lane."""
     if isinstance(x, (types.Float, types.Integer)):
