@@ -155,11 +155,13 @@ def _normalise(log_prob):
                 tile_total[j] += e
         for j in range(stop - start):
             inverse[j] = one / tile_total[j]
+            # The point's log-likelihood, in place of its peak.
+            tile_peak[j] += math.log(tile_total[j])
         for k in range(K):
             row = log_prob[k, start:stop]
             for j in range(stop - start):
                 row[j] *= inverse[j]
-    return peak, total
+    return peak
 
 
 @numba.njit(fastmath={"reassoc", "contract"}, **_JIT)
@@ -309,10 +311,9 @@ def normalise_in_place(log_prob: np.ndarray) -> np.ndarray:
     if log_prob.dtype not in (np.float32, np.float64):
         raise TypeError(f"normalise_in_place takes float32 or float64, got {log_prob.dtype}")
     if log_prob.flags.c_contiguous:
-        peak, total = _normalise(log_prob)
-    else:
-        # The compiled loops are vectorised for unit strides only: work on a copy.
-        work = np.ascontiguousarray(log_prob)
-        peak, total = _normalise(work)
-        log_prob[...] = work
-    return peak + np.log(total)
+        return _normalise(log_prob)
+    # The compiled loops are vectorised for unit strides only: work on a copy.
+    work = np.ascontiguousarray(log_prob)
+    point_ll = _normalise(work)
+    log_prob[...] = work
+    return point_ll

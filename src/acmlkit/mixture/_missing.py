@@ -228,9 +228,9 @@ def _chunk_pass(
         for k in range(K):
             for j in range(m):
                 joint[k, start + j] = log_prob[k, j]
-    peak, total = _normalise(log_prob)
+    chunk_ll = _normalise(log_prob)
     for j in range(m):
-        point_ll[start + j] = peak[j] + math.log(total[j])
+        point_ll[start + j] = chunk_ll[j]
     if imputed.shape[0] > 0:
         for j in range(m):
             i = start + j
