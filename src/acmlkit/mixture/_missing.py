@@ -152,7 +152,7 @@ def _chunk_pass(
     have rows, the rows' joint log densities (K, n) / x0 with the missing
     entries filled by E[x_m | x_o]; if ``accumulate``, leaves the weighted
     responsibilities in ``log_prob`` and adds the weighted f f^T + P_mm^-1
-    (mm), f x0^T (cross) and f (fill_sums).  P, mu, PMu = P mu, mm, cross and
+    (mm, its lower triangle), f x0^T (cross) and f (fill_sums).  P, mu, PMu = P mu, mm, cross and
     fill_sums have the components last, padded (``components_last``).  Returns False if
     some P_mm is not positive definite.
     """
@@ -187,6 +187,7 @@ def _chunk_pass(
     u = np.empty((D, W))
     for g in range(groups):
         o = g * W
+        lanes = min(W, K - o)
         ok = _pattern_terms(
             g, run_start[:runs], ptr, cols, P, mu, PMu, squares, slots, inverses, Pa, mu_m, corr
         )
@@ -221,8 +222,10 @@ def _chunk_pass(
                 V.store(fills, at_fill + a * W, V.sub(mean_a, y))
                 # u^T y / 2 - mu_m^T u.
                 q = V.fma(V.load(u, a * W), V.sub(V.mul(V.splat(0.5), y), mean_a), q)
-            for v in range(min(W, K - o)):
-                log_prob[o + v, j] += V.lane(q, v)
+            # A fixed lane count, so that extracting lane v is a register move.
+            for v in range(W):
+                if v < lanes:
+                    log_prob[o + v, j] += V.lane(q, v)
     if joint.shape[1] > 0:
         # Loops, not array assignments: those cost numba seconds of compilation.
         for k in range(K):
@@ -274,7 +277,8 @@ def _chunk_pass(
                 for d in range(D):
                     at = row + d * Kp
                     V.store(cross, at, V.fma(weighted, V.splat(x0[i, d]), V.load(cross, at)))
-                for b in range(c):
+                # The lower triangle only (columns ascend): statistics() mirrors it.
+                for b in range(a + 1):
                     at = row + cols[lo + b] * Kp
                     fill_b = V.load(fills, at_fill + b * W)
                     V.store(mm, at, V.fma(weighted, fill_b, V.load(mm, at)))
@@ -285,7 +289,7 @@ def _chunk_pass(
             run_mass = V.load(mass, r * W)
             at_inverse = (g * squares[runs] + squares[r]) * W
             for a in range(c):
-                for b in range(c):
+                for b in range(a + 1):
                     at = (cols[lo + a] * D + cols[lo + b]) * Kp + o
                     entry = V.load(inverses, at_inverse + (a * c + b) * W)
                     V.store(mm, at, V.fma(run_mass, entry, V.load(mm, at)))
@@ -383,7 +387,10 @@ class MissingPatterns:
         sxx[:, cols, rows] = moments[:, :q]
         K = self.K
         cross = np.moveaxis(stats["cross"][..., :K], -1, 0)
-        sxx += np.moveaxis(stats["mm"][..., :K], -1, 0) + cross + cross.transpose(0, 2, 1)
+        lower = np.moveaxis(stats["mm"][..., :K], -1, 0)
+        mm = lower + lower.transpose(0, 2, 1)
+        mm[:, np.arange(D), np.arange(D)] /= 2
+        sxx += mm + cross + cross.transpose(0, 2, 1)
         sums = moments[:, q:] + stats["fill_sums"][:, :K].T
         return stats["nk"], sums, sxx
 
