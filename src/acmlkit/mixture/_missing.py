@@ -152,9 +152,9 @@ def _chunk_pass(
     have rows, the rows' joint log densities (K, n) / x0 with the missing
     entries filled by E[x_m | x_o]; if ``accumulate``, leaves the weighted
     responsibilities in ``log_prob`` and adds the weighted f f^T + P_mm^-1
-    (mm, its lower triangle), f x0^T (cross) and f (fill_sums).  P, mu, PMu = P mu, mm, cross and
-    fill_sums have the components last, padded (``components_last``).  Returns False if
-    some P_mm is not positive definite.
+    (mm, its lower triangle), f x0^T (cross) and f (fill_sums).  P, mu,
+    PMu = P mu, mm, cross and fill_sums have the components last, padded
+    (``components_last``).  Returns False if some P_mm is not positive definite.
     """
     K, m = log_prob.shape
     D = x0.shape[1]
@@ -249,11 +249,11 @@ def _chunk_pass(
     for k in range(K):
         for j in range(m):
             log_prob[k, j] *= weight[start + j]
-    # Padding lanes keep responsibility 0.
-    resp = np.zeros(W)
+    resp = np.empty(W)
     mass = np.empty((runs, W))
     for g in range(groups):
         o = g * W
+        lanes = min(W, K - o)
         for r in range(runs):
             V.store(mass, r * W, V.splat(0.0))
         for j in range(m):
@@ -262,8 +262,9 @@ def _chunk_pass(
             c = ptr[i + 1] - lo
             if c == 0:
                 continue
-            for v in range(min(W, K - o)):
-                resp[v] = log_prob[o + v, j]
+            for v in range(W):
+                # Padding lanes get responsibility 0, in every group.
+                resp[v] = log_prob[o + v, j] if v < lanes else 0.0
             rw = V.load(resp, 0)
             r = run_of[j]
             V.store(mass, r * W, V.add(V.load(mass, r * W), rw))
